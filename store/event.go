@@ -1,0 +1,31 @@
+// Package store keeps HEC events, risk events, notables and scheduler state in one Badger
+// database. Keys are time-ordered inside streams of (index, sourcetype); see docs/store-layout.md.
+package store
+
+// Event is one indexed event as Splunk would hold it after index-time processing.
+type Event struct {
+	// Time is _time in nanoseconds since the Unix epoch.
+	Time       int64
+	Index      string
+	Sourcetype string
+	Source     string
+	Host       string
+	// Raw is _raw after SEDCMD and index-time transforms.
+	Raw string
+	// Fields are indexed fields (HEC "fields", INDEXED_EXTRACTIONS), in arrival order.
+	Fields []Field
+	// Received is the receipt time in nanoseconds since the Unix epoch.
+	Received int64
+}
+
+// Field is one indexed field; a multivalue field has several values.
+type Field struct {
+	Name   string
+	Values []string
+}
+
+// Stream names one (index, sourcetype) pair. An empty member matches any value.
+type Stream struct {
+	Index      string
+	Sourcetype string
+}
