@@ -1,0 +1,394 @@
+package hec
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+
+	"github.com/hecrisk/hecrisk/store"
+)
+
+// Defaults are the metadata an event takes when its request names none: the token's settings,
+// then the [http] stanza, then Splunk's built-in defaults.
+type Defaults struct {
+	Index      string
+	Host       string
+	Source     string
+	Sourcetype string
+}
+
+// BatchOptions configures ParseBatch.
+type BatchOptions struct {
+	Defaults Defaults
+	// Now is the receipt time; events without "time" get it.
+	Now time.Time
+	// MaxEventSize refuses (code 6) any single envelope larger than this many bytes; 0 = no limit.
+	MaxEventSize int
+	// AllowIndex reports whether the token may write to an index; nil allows every index.
+	AllowIndex func(index string) bool
+}
+
+// Batch is the result of parsing a JSON event body.
+type Batch struct {
+	Events []store.Event
+	// HasTime[i] is true when event i carried its own "time"; the others may get a timestamp
+	// extracted from their text when the request asks for auto_extract_timestamp.
+	HasTime []bool
+}
+
+// envelope is one HEC JSON event. Values that need a closer look stay raw: decoding "fields" is
+// costly and unnecessary for most events, and "time"/"event" accept several JSON types.
+type envelope struct {
+	Time       json.RawMessage `json:"time"`
+	Host       string          `json:"host"`
+	Source     string          `json:"source"`
+	Sourcetype string          `json:"sourcetype"`
+	Index      string          `json:"index"`
+	Fields     json.RawMessage `json:"fields"`
+	Event      json.RawMessage `json:"event"`
+}
+
+// Raw messages alias the body; they are turned into fresh strings before the event leaves
+// ParseBatch, so the body buffer (owned by fiber) may be reused afterwards.
+const parseFlags = json.DontCopyRawMessage | json.DontCopyNumber | json.DontMatchCaseInsensitiveStructFields
+
+// ParseBatch parses a /services/collector/event body: JSON objects back to back with any
+// whitespace between them, or top-level arrays of objects. On error it returns the events that
+// precede the bad one (Splunk indexes those) and an *Error whose InvalidEvent is the bad event's
+// position.
+func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
+	var b Batch
+	n := 0
+	rest := skipSpace(body)
+	if len(rest) == 0 {
+		return b, NewError(CodeNoData)
+	}
+	for len(rest) > 0 {
+		if rest[0] != '[' {
+			var err *Error
+			rest, err = parseOne(rest, n, opts, &b)
+			if err != nil {
+				return b, err
+			}
+			n++
+			rest = skipSpace(rest)
+			continue
+		}
+		// A top-level array: elements are events, separated by commas.
+		rest = skipSpace(rest[1:])
+		if len(rest) > 0 && rest[0] == ']' {
+			rest = skipSpace(rest[1:])
+			continue
+		}
+		for {
+			var err *Error
+			rest, err = parseOne(rest, n, opts, &b)
+			if err != nil {
+				return b, err
+			}
+			n++
+			rest = skipSpace(rest)
+			if len(rest) == 0 {
+				return b, NewError(CodeInvalidDataFormat).atEvent(n)
+			}
+			if rest[0] == ',' {
+				rest = skipSpace(rest[1:])
+				continue
+			}
+			if rest[0] == ']' {
+				rest = skipSpace(rest[1:])
+				break
+			}
+			return b, NewError(CodeInvalidDataFormat).atEvent(n)
+		}
+	}
+	if len(b.Events) == 0 {
+		return b, NewError(CodeNoData)
+	}
+	return b, nil
+}
+
+// parseOne decodes the envelope at the start of in, validates it, appends it to b and returns
+// the bytes after it.
+func parseOne(in []byte, n int, opts BatchOptions, b *Batch) ([]byte, *Error) {
+	var env envelope
+	rest, err := json.Parse(in, &env, parseFlags)
+	if err != nil {
+		return rest, NewError(CodeInvalidDataFormat).atEvent(n)
+	}
+	size := len(in) - len(rest)
+	ev := store.Event{
+		Index:      orDefault(env.Index, opts.Defaults.Index),
+		Host:       orDefault(env.Host, opts.Defaults.Host),
+		Source:     orDefault(env.Source, opts.Defaults.Source),
+		Sourcetype: orDefault(env.Sourcetype, opts.Defaults.Sourcetype),
+		Received:   opts.Now.UnixNano(),
+	}
+	raw, e := eventText(env.Event)
+	if e != nil {
+		return rest, e.atEvent(n)
+	}
+	ev.Raw = raw
+	ts, hasTime, ok := parseTime(env.Time)
+	if !ok {
+		return rest, NewError(CodeInvalidDataFormat).atEvent(n)
+	}
+	if hasTime {
+		ev.Time = ts
+	} else {
+		ev.Time = opts.Now.UnixNano()
+	}
+	if ev.Fields, ok = parseFields(env.Fields); !ok {
+		return rest, NewError(CodeIndexedFields).atEvent(n)
+	}
+	if opts.AllowIndex != nil && !opts.AllowIndex(ev.Index) {
+		return rest, NewError(CodeIncorrectIndex).atEvent(n)
+	}
+	if opts.MaxEventSize > 0 && size > opts.MaxEventSize {
+		return rest, NewError(CodeInvalidDataFormat).atEvent(n)
+	}
+	b.Events = append(b.Events, ev)
+	b.HasTime = append(b.HasTime, hasTime)
+	return rest, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// eventText returns _raw for an "event" value: a JSON string is stored unquoted, any other
+// JSON value as its JSON text.
+func eventText(v json.RawMessage) (string, *Error) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return "", NewError(CodeEventRequired)
+	}
+	if v[0] != '"' {
+		return string(v), nil
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", NewError(CodeInvalidDataFormat)
+	}
+	if s == "" {
+		return "", NewError(CodeEventBlank)
+	}
+	return s, nil
+}
+
+// parseTime reads "time": epoch seconds as a JSON number or a string holding one, with an
+// optional fraction. It works on the decimal text so that milliseconds survive exactly.
+func parseTime(v json.RawMessage) (ns int64, present, ok bool) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return 0, false, true
+	}
+	s := string(v)
+	if v[0] == '"' {
+		if err := json.Unmarshal(v, &s); err != nil {
+			return 0, false, false
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return 0, false, true
+		}
+	}
+	ns, ok = parseEpochSeconds(s)
+	return ns, ok, ok
+}
+
+// parseEpochSeconds converts "1700000000", "1700000000.123", "-5.5" or "1.7e9" to nanoseconds.
+func parseEpochSeconds(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	if strings.ContainsAny(s, "eE") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) >= math.MaxInt64/1e9 {
+			return 0, false
+		}
+		return int64(math.Round(f * 1e9)), true
+	}
+	neg := false
+	if s[0] == '-' || s[0] == '+' {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart == "" && frac == "" {
+		return 0, false
+	}
+	var sec int64
+	if intPart != "" {
+		if !allDigits(intPart) {
+			return 0, false
+		}
+		var err error
+		sec, err = strconv.ParseInt(intPart, 10, 64)
+		if err != nil || sec >= math.MaxInt64/int64(time.Second) {
+			return 0, false
+		}
+	}
+	if !allDigits(frac) {
+		return 0, false
+	}
+	var nsec int64
+	for i := 0; i < 9; i++ {
+		nsec *= 10
+		if i < len(frac) {
+			nsec += int64(frac[i] - '0')
+		}
+	}
+	total := sec*1e9 + nsec
+	if neg {
+		total = -total
+	}
+	return total, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseFields decodes "fields": a flat object whose values are scalars or arrays of scalars.
+// Order is kept (store.Event keeps fields in arrival order); a repeated name adds values.
+// Nested objects, arrays inside arrays, or a non-object "fields" are refused (code 15).
+// null values are skipped: they carry nothing to index.
+func parseFields(v json.RawMessage) ([]store.Field, bool) {
+	v = skipSpace(v)
+	if len(v) == 0 || (len(v) >= 4 && string(v[:4]) == "null") {
+		return nil, true
+	}
+	if v[0] != '{' {
+		return nil, false
+	}
+	var out []store.Field
+	rest := skipSpace(v[1:])
+	if len(rest) > 0 && rest[0] == '}' {
+		return nil, true
+	}
+	for {
+		var name string
+		var err error
+		rest, err = json.Parse(rest, &name, parseFlags)
+		if err != nil || len(rest) == 0 || rest[0] != ':' {
+			return nil, false
+		}
+		var val json.RawMessage
+		rest, err = json.Parse(rest[1:], &val, parseFlags)
+		if err != nil {
+			return nil, false
+		}
+		vals, ok := fieldValues(val)
+		if !ok {
+			return nil, false
+		}
+		if len(vals) > 0 {
+			out = addField(out, name, vals)
+		}
+		if len(rest) == 0 {
+			return nil, false
+		}
+		switch rest[0] {
+		case ',':
+			rest = skipSpace(rest[1:])
+		case '}':
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func addField(fs []store.Field, name string, vals []string) []store.Field {
+	for i := range fs {
+		if fs[i].Name == name {
+			fs[i].Values = append(fs[i].Values, vals...)
+			return fs
+		}
+	}
+	return append(fs, store.Field{Name: name, Values: vals})
+}
+
+// fieldValues turns one "fields" value into its string values.
+func fieldValues(v json.RawMessage) ([]string, bool) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return nil, false
+	}
+	switch v[0] {
+	case '{':
+		return nil, false
+	case '[':
+		var elems []json.RawMessage
+		if err := json.Unmarshal(v, &elems); err != nil {
+			return nil, false
+		}
+		vals := make([]string, 0, len(elems))
+		for _, e := range elems {
+			s, isNull, ok := scalarText(e)
+			if !ok {
+				return nil, false
+			}
+			if !isNull {
+				vals = append(vals, s)
+			}
+		}
+		return vals, true
+	default:
+		s, isNull, ok := scalarText(v)
+		if !ok {
+			return nil, false
+		}
+		if isNull {
+			return nil, true
+		}
+		return []string{s}, true
+	}
+}
+
+// scalarText renders a JSON scalar as Splunk shows it: strings unquoted, numbers and booleans
+// as written.
+func scalarText(v json.RawMessage) (s string, isNull, ok bool) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "", false, false
+	}
+	switch v[0] {
+	case '{', '[':
+		return "", false, false
+	case '"':
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", false, false
+		}
+		return s, false, true
+	case 'n':
+		return "", true, true
+	default:
+		return string(v), false, true
+	}
+}
+
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 {
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			b = b[1:]
+		default:
+			return b
+		}
+	}
+	return b
+}
