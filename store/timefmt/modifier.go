@@ -215,9 +215,9 @@ func offset(t time.Time, n int, u unit, loc *time.Location) time.Time {
 	case unitHour:
 		return t.Add(time.Duration(n) * time.Hour)
 	case unitDay:
-		return t.In(loc).AddDate(0, 0, n)
+		return addDays(t.In(loc), n)
 	case unitWeek:
-		return t.In(loc).AddDate(0, 0, 7*n)
+		return addDays(t.In(loc), 7*n)
 	case unitMonth:
 		return addMonths(t.In(loc), n)
 	case unitQuarter:
@@ -225,6 +225,12 @@ func offset(t time.Time, n int, u unit, loc *time.Location) time.Time {
 	default:
 		return addMonths(t.In(loc), 12*n)
 	}
+}
+
+func addDays(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	h, mi, s := t.Clock()
+	return wallTime(y, m, d+n, h, mi, s, t.Nanosecond(), t.Location())
 }
 
 // addMonths moves by whole months and clamps the day to the target month's length, so
@@ -238,7 +244,7 @@ func addMonths(t time.Time, n int) time.Time {
 		d = last
 	}
 	h, mi, s := t.Clock()
-	return time.Date(ty, tm, d, h, mi, s, t.Nanosecond(), t.Location())
+	return wallTime(ty, tm, d, h, mi, s, t.Nanosecond(), t.Location())
 }
 
 func floorDiv(a, b int) int {
@@ -263,17 +269,17 @@ func snap(t time.Time, u unit, loc *time.Location) time.Time {
 		return time.Unix(floored-int64(off), 0).In(loc)
 	case unitDay:
 		y, m, d := t.Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, loc)
+		return wallTime(y, m, d, 0, 0, 0, 0, loc)
 	case unitWeek:
 		return snapWeekday(t, 0, loc)
 	case unitMonth:
 		y, m, _ := t.Date()
-		return time.Date(y, m, 1, 0, 0, 0, 0, loc)
+		return wallTime(y, m, 1, 0, 0, 0, 0, loc)
 	case unitQuarter:
 		y, m, _ := t.Date()
-		return time.Date(y, m-(m-1)%3, 1, 0, 0, 0, 0, loc)
+		return wallTime(y, m-(m-1)%3, 1, 0, 0, 0, 0, loc)
 	default:
-		return time.Date(t.Year(), 1, 1, 0, 0, 0, 0, loc)
+		return wallTime(t.Year(), 1, 1, 0, 0, 0, 0, loc)
 	}
 }
 
@@ -282,5 +288,5 @@ func snapWeekday(t time.Time, wd int, loc *time.Location) time.Time {
 	t = t.In(loc)
 	back := (int(t.Weekday()) - wd + 7) % 7
 	y, m, d := t.Date()
-	return time.Date(y, m, d-back, 0, 0, 0, 0, loc)
+	return wallTime(y, m, d-back, 0, 0, 0, 0, loc)
 }

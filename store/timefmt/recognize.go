@@ -311,7 +311,7 @@ func finish(s string, start int, year, month, day int, c clockVal, loc *time.Loc
 		zl = loc
 		sh.zone = ""
 	}
-	sh.t = time.Date(year, time.Month(month), day, c.hour, c.min, c.sec, c.nsec, zl)
+	sh.t = wallTime(year, time.Month(month), day, c.hour, c.min, c.sec, c.nsec, zl)
 	sh.start, sh.end = start, end
 	sh.hasSec, sh.fracSep, sh.fracDigits = c.hasSec, c.fracSep, c.fracDigits
 	return true

@@ -456,7 +456,7 @@ func (p *parsed) time(loc *time.Location, now time.Time) (time.Time, error) {
 			hour = 0
 		}
 	}
-	return time.Date(year, time.Month(month), day, hour, max(p.min, 0), max(p.sec, 0), max(p.nsec, 0), zl), nil
+	return wallTime(year, time.Month(month), day, hour, max(p.min, 0), max(p.sec, 0), max(p.nsec, 0), zl), nil
 }
 
 // fixedZone names the zone after its offset so that %Z renders something sensible.
@@ -465,4 +465,18 @@ func fixedZone(off int) *time.Location {
 		return time.UTC
 	}
 	return time.FixedZone("", off)
+}
+
+// wallTime builds a time from a wall clock in loc. A wall clock that falls into a DST gap
+// (02:30 on a spring-forward night) is read with the offset in force before the change, so
+// it lands after the gap (03:30 daylight time), as C mktime does; time.Date alone would move
+// it backwards.
+func wallTime(year int, month time.Month, day, hour, min, sec, nsec int, loc *time.Location) time.Time {
+	t := time.Date(year, month, day, hour, min, sec, nsec, loc)
+	if t.Hour() == hour && t.Minute() == min {
+		return t
+	}
+	naive := time.Date(year, month, day, hour, min, sec, nsec, time.UTC).Unix()
+	_, before := time.Unix(naive-12*3600, 0).In(loc).Zone()
+	return time.Unix(naive-int64(before), int64(nsec)).In(loc)
 }
