@@ -357,8 +357,8 @@ func matchDigitStart(s string, i int, loc *time.Location, now time.Time, sh *sha
 		p := i + n + 1
 		if p < len(s) && isAlpha(s[p]) {
 			// Apache: 30/Sep/2025:20:07:26 -0400
-			mon, e, err := monthName(s, p)
-			if err != nil || e != p+3 || e >= len(s) || s[e] != '/' {
+			mon, e, found := monthName(s, p)
+			if !found || e != p+3 || e >= len(s) || s[e] != '/' {
 				return false
 			}
 			year, yn := digits(s, e+1, 4)
@@ -392,8 +392,8 @@ func matchDigitStart(s string, i int, loc *time.Location, now time.Time, sh *sha
 		// 30 Sep 2025 20:07:26 and 30-Sep-2025 20:07:26
 		sep := s[i+n]
 		p := i + n + 1
-		mon, e, err := monthName(s, p)
-		if err != nil || e != p+3 || e >= len(s) || s[e] != sep {
+		mon, e, found := monthName(s, p)
+		if !found || e != p+3 || e >= len(s) || s[e] != sep {
 			return false
 		}
 		year, yn := digits(s, e+1, 4)
@@ -427,7 +427,7 @@ func matchLetterStart(s string, i int, loc *time.Location, now time.Time, sh *sh
 	}
 	p := i
 	weekday := ""
-	if _, e, err := weekdayName(s, p); err == nil && e == p+3 {
+	if _, e, found := weekdayName(s, p); found && e == p+3 {
 		// Tue Sep 30 20:07:26 2025 / Tue, 30 Sep 2025 20:07:26 GMT
 		q := e
 		comma := false
@@ -454,8 +454,8 @@ func matchLetterStart(s string, i int, loc *time.Location, now time.Time, sh *sh
 		weekday = "%a "
 		p = q
 	}
-	mon, e, err := monthName(s, p)
-	if err != nil || e != p+3 || e >= len(s) || s[e] != ' ' {
+	mon, e, found := monthName(s, p)
+	if !found || e != p+3 || e >= len(s) || s[e] != ' ' {
 		return false
 	}
 	q := e

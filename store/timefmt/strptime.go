@@ -145,11 +145,15 @@ func (p *parsed) run(layout, value string, pos int) (int, error) {
 			}
 			pos += 2
 		case 'b', 'B', 'h':
-			var m int
-			m, pos, err = monthName(value, pos)
-			p.month = m
+			var ok bool
+			if p.month, pos, ok = monthName(value, pos); !ok {
+				err = fmt.Errorf("%w: expected a month name at offset %d", ErrNoMatch, pos)
+			}
 		case 'a', 'A':
-			_, pos, err = weekdayName(value, pos)
+			var ok bool
+			if _, pos, ok = weekdayName(value, pos); !ok {
+				err = fmt.Errorf("%w: expected a weekday name at offset %d", ErrNoMatch, pos)
+			}
 		case 'f', 'N', 'Q':
 			if width == 0 {
 				width = map[byte]int{'f': 6, 'N': 9, 'Q': 3}[code]
@@ -375,39 +379,40 @@ func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
-// monthName reads a full or three-letter month name, case-insensitively.
-func monthName(s string, pos int) (int, int, error) {
+// monthName reads a full or three-letter month name, case-insensitively. It reports no
+// error value because recognition probes every word and must not allocate on a miss.
+func monthName(s string, pos int) (int, int, bool) {
 	rest := s[pos:]
 	for i, name := range monthNames {
 		if hasPrefixFold(rest, name) {
-			return i + 1, pos + len(name), nil
+			return i + 1, pos + len(name), true
 		}
 	}
 	for i, name := range monthNames {
 		if hasPrefixFold(rest, name[:3]) {
 			// "Sept" is common enough in logs to accept.
 			if i == 8 && len(rest) > 3 && (rest[3] == 't' || rest[3] == 'T') {
-				return 9, pos + 4, nil
+				return 9, pos + 4, true
 			}
-			return i + 1, pos + 3, nil
+			return i + 1, pos + 3, true
 		}
 	}
-	return 0, pos, fmt.Errorf("%w: expected a month name at offset %d", ErrNoMatch, pos)
+	return 0, pos, false
 }
 
-func weekdayName(s string, pos int) (int, int, error) {
+func weekdayName(s string, pos int) (int, int, bool) {
 	rest := s[pos:]
 	for i, name := range dayNames {
 		if hasPrefixFold(rest, name) {
-			return i, pos + len(name), nil
+			return i, pos + len(name), true
 		}
 	}
 	for i, name := range dayNames {
 		if hasPrefixFold(rest, name[:3]) {
-			return i, pos + 3, nil
+			return i, pos + 3, true
 		}
 	}
-	return 0, pos, fmt.Errorf("%w: expected a weekday name at offset %d", ErrNoMatch, pos)
+	return 0, pos, false
 }
 
 func daysIn(year int, m time.Month) int {
