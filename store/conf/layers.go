@@ -1,0 +1,255 @@
+package conf
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Layers names the directories a .conf file is looked up in.
+type Layers struct {
+	// ConfDir holds files that win over every app, like $SPLUNK_HOME/etc/system/local.
+	ConfDir string
+	// Apps are app directories, each with optional default/ and local/ subdirectories.
+	Apps []string
+}
+
+// Config is the merged view of one .conf name across layers.
+type Config struct {
+	stanzas map[string]map[string]KV
+	files   []string
+}
+
+// Load reads confName (e.g. "props.conf") from every layer and merges it. Missing files are
+// skipped; a present but malformed file is an error.
+//
+// Precedence (lowest first), as splunkd's global context: every app's default/, then every
+// app's local/, then ConfDir. Inside each group apps are ordered by directory name in ASCII
+// order, and a lower name wins ("A" over "Z").
+func (l Layers) Load(confName string) (*Config, error) {
+	apps := append([]string(nil), l.Apps...)
+	// Reverse ASCII order so the app that must win is merged last.
+	sort.SliceStable(apps, func(i, j int) bool { return filepath.Base(apps[i]) > filepath.Base(apps[j]) })
+	var paths []string
+	for _, sub := range []string{"default", "local"} {
+		for _, app := range apps {
+			paths = append(paths, filepath.Join(app, sub, confName))
+		}
+	}
+	if l.ConfDir != "" {
+		paths = append(paths, filepath.Join(l.ConfDir, confName))
+	}
+	var files []*File
+	for _, p := range paths {
+		f, err := ParseFile(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return Merge(files...), nil
+}
+
+// Merge layers parsed files; a later file wins over an earlier one key by key.
+func Merge(files ...*File) *Config {
+	c := &Config{stanzas: map[string]map[string]KV{}}
+	for _, f := range files {
+		c.files = append(c.files, f.Name)
+		for _, s := range f.Stanzas {
+			m := c.stanzas[s.Name]
+			if m == nil {
+				m = map[string]KV{}
+				c.stanzas[s.Name] = m
+			}
+			for _, kv := range s.KVs {
+				m[kv.Key] = kv
+			}
+		}
+	}
+	return c
+}
+
+// Files lists the files that were merged, lowest precedence first.
+func (c *Config) Files() []string {
+	if c == nil {
+		return nil
+	}
+	return append([]string(nil), c.files...)
+}
+
+// Has reports whether a stanza of that name exists in any layer.
+func (c *Config) Has(name string) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.stanzas[name]
+	return ok
+}
+
+// Stanza returns the merged settings of a stanza with [default] applied under it. ok is false
+// when no layer defines the stanza (the map then holds only the defaults).
+func (c *Config) Stanza(name string) (map[string]KV, bool) {
+	out := map[string]KV{}
+	if c == nil {
+		return out, false
+	}
+	for k, v := range c.stanzas[DefaultStanza] {
+		out[k] = v
+	}
+	s, ok := c.stanzas[name]
+	for k, v := range s {
+		out[k] = v
+	}
+	return out, ok
+}
+
+// Own returns only the keys set in the stanza itself, without [default].
+func (c *Config) Own(name string) map[string]KV {
+	out := map[string]KV{}
+	if c == nil {
+		return out
+	}
+	for k, v := range c.stanzas[name] {
+		out[k] = v
+	}
+	return out
+}
+
+// Get returns one merged value, falling back to [default].
+func (c *Config) Get(stanza, key string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	if kv, ok := c.stanzas[stanza][key]; ok {
+		return kv.Value, true
+	}
+	if kv, ok := c.stanzas[DefaultStanza][key]; ok {
+		return kv.Value, true
+	}
+	return "", false
+}
+
+// Names returns stanza names other than [default] in ASCII order.
+func (c *Config) Names() []string {
+	if c == nil {
+		return nil
+	}
+	names := make([]string, 0, len(c.stanzas))
+	for n := range c.stanzas {
+		if n != DefaultStanza {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SortedKeys returns the keys of a merged stanza map in ASCII order, the order splunkd applies
+// classes such as SEDCMD-<class> and TRANSFORMS-<class>.
+func SortedKeys(m map[string]KV) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ReportUnknown logs every key that is not in known, once per (stanza, key), with its file and
+// line, and returns them. An entry of known ending in '-' or '*' matches a prefix
+// ("SEDCMD-", "fields_*"). Stanzas listed in stanzas are checked; nil means all of them.
+func (c *Config) ReportUnknown(logger *slog.Logger, known []string, stanzas []string) []KV {
+	if c == nil {
+		return nil
+	}
+	if stanzas == nil {
+		stanzas = append(c.Names(), DefaultStanza)
+	}
+	exact := map[string]bool{}
+	var prefixes []string
+	for _, k := range known {
+		switch {
+		case strings.HasSuffix(k, "*"):
+			prefixes = append(prefixes, strings.TrimSuffix(k, "*"))
+		case strings.HasSuffix(k, "-"):
+			prefixes = append(prefixes, k)
+		default:
+			exact[k] = true
+		}
+	}
+	var out []KV
+	for _, name := range stanzas {
+		for _, key := range SortedKeys(c.stanzas[name]) {
+			if exact[key] || hasAnyPrefix(key, prefixes) {
+				continue
+			}
+			kv := c.stanzas[name][key]
+			out = append(out, kv)
+			if logger != nil {
+				logger.Warn("unknown conf setting ignored", "stanza", name, "key", key, "file", kv.File, "line", kv.Line)
+			}
+		}
+	}
+	return out
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseBool accepts Splunk's boolean spellings, case-insensitively: true/false, 1/0, t/f,
+// yes/no, y/n, on/off.
+func ParseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "t", "yes", "y", "on":
+		return true, nil
+	case "false", "0", "f", "no", "n", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid boolean %q (want true/false, 1/0, t/f, yes/no)", s)
+}
+
+// ParseSize parses a byte size: plain bytes ("10000") or a number with a binary unit suffix
+// B, KB, MB, GB, TB (also K, M, G, T), case-insensitive; "1.5MB" is allowed.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t = strings.TrimSpace(strings.TrimSuffix(t, u.suffix))
+			mult = u.mult
+			break
+		}
+	}
+	if t == "" {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+		if n < 0 || (mult > 1 && n > (1<<63-1)/mult) {
+			return 0, fmt.Errorf("invalid size %q: out of range", s)
+		}
+		return n * mult, nil
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || f*float64(mult) >= 1<<63 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return int64(f * float64(mult)), nil
+}
