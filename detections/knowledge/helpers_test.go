@@ -1,0 +1,122 @@
+package knowledge
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/conf"
+)
+
+// repoRoot walks up from the package directory to the folder holding go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// sharedDir returns ../shared next to the repository, skipping the test when it is absent.
+func sharedDir(t testing.TB, parts ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{repoRoot(t), "..", "shared"}, parts...)...)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared fixtures not available at %s: %v", p, err)
+	}
+	return p
+}
+
+// writeApp writes an app folder with default/props.conf and default/transforms.conf and
+// returns the loaded layers.
+func writeApp(t testing.TB, props, transforms string) (*conf.Config, *conf.Config) {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "testapp")
+	if err := os.MkdirAll(filepath.Join(app, "default"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "default", "props.conf"), []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "default", "transforms.conf"), []byte(transforms), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return loadApp(t, app)
+}
+
+func loadApp(t testing.TB, app string) (*conf.Config, *conf.Config) {
+	t.Helper()
+	l := conf.Layers{Apps: []string{app}}
+	p, err := l.Load("props.conf")
+	if err != nil {
+		t.Fatalf("load props.conf: %v", err)
+	}
+	tr, err := l.Load("transforms.conf")
+	if err != nil {
+		t.Fatalf("load transforms.conf: %v", err)
+	}
+	return p, tr
+}
+
+func mustNew(t testing.TB, opts Options) *Knowledge {
+	t.Helper()
+	k, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return k
+}
+
+// extract runs k over one event and returns the row.
+func extract(k *Knowledge, ev *store.Event) *spl.Row {
+	row := &spl.Row{}
+	k.Extract(ev, row)
+	return row
+}
+
+// render lists the row's fields as sorted "name=value" lines, one per value, leaving out
+// _raw and _time. Values with surrounding spaces or control characters are Go-quoted so the
+// golden files stay unambiguous.
+func render(row *spl.Row) []string {
+	var out []string
+	for _, n := range row.Names() {
+		if n == "_raw" || n == "_time" {
+			continue
+		}
+		for _, v := range row.Get(n).Values() {
+			out = append(out, n+"="+showValue(v))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func showValue(v string) string {
+	if v != strings.TrimSpace(v) || strings.ContainsAny(v, "\r\n\t\x1b") {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+func fieldMap(row *spl.Row) map[string][]string {
+	m := map[string][]string{}
+	for _, n := range row.Names() {
+		m[n] = row.Get(n).Values()
+	}
+	return m
+}

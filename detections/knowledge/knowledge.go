@@ -1,0 +1,635 @@
+// Package knowledge applies Splunk search-time knowledge (props.conf/transforms.conf) to stored
+// events: inline EXTRACT-*, REPORT-* transforms, automatic key/value extraction (KV_MODE,
+// AUTO_KV_JSON), FIELDALIAS-* and EVAL-*, in Splunk's documented order. It also ships hecrisk's
+// own knowledge for the Ollama sourcetypes, so detections see TA-ollama's fields without the
+// add-on installed.
+package knowledge
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/conf"
+)
+
+// Options configures New.
+type Options struct {
+	// Props and Transforms are the layered user configuration (apps and --conf-dir); nil means
+	// none.
+	Props, Transforms *conf.Config
+	// Builtin adds hecrisk's own Ollama knowledge as the lowest layer: a built-in stanza is used
+	// only when the user configuration has no stanza of that name.
+	Builtin bool
+	// SkipInvalid logs and drops a broken setting (bad regex, unknown transform, eval syntax)
+	// instead of failing New, which is what splunkd does with a broken add-on.
+	SkipInvalid bool
+	Logger      *slog.Logger
+}
+
+// Knowledge turns stored events into search-time rows. It is safe for concurrent use.
+type Knowledge struct {
+	log      *slog.Logger
+	stanzas  []*stanzaSpec
+	hasScope bool // some stanza is source:: or host::, so plans depend on more than the sourcetype
+
+	mu    sync.RWMutex
+	plans map[planKey]*plan
+	pool  sync.Pool
+}
+
+// stanza kinds, in ascending precedence (props.conf.spec: source beats host beats sourcetype).
+const (
+	kindSourcetype = iota
+	kindHost
+	kindSource
+)
+
+type stanzaSpec struct {
+	name     string
+	kind     int
+	literal  bool
+	priority int
+	match    func(string) bool
+	items    map[string]*item // props key → compiled setting
+}
+
+type item struct {
+	key     string
+	class   string
+	extract *extractor
+	reports []*extractor
+	aliases []alias
+	eval    *spl.Expr
+	kv      kvMode
+	on      bool
+}
+
+type alias struct {
+	from, to string
+	asNew    bool
+}
+
+type planKey struct{ sourcetype, source, host string }
+
+// plan is the merged, ordered search-time work for one (sourcetype, source, host).
+type plan struct {
+	extracts []*extractor
+	reports  []*extractor
+	kv       kvMode
+	autoJSON bool
+	aliases  []alias
+	evals    []namedEval
+}
+
+type namedEval struct {
+	field string
+	expr  *spl.Expr
+}
+
+const maxCachedPlans = 4096
+
+// New compiles every search-time setting of the layered configuration once.
+func New(opts Options) (*Knowledge, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var props, transforms []confSource
+	if opts.Props != nil {
+		props = append(props, opts.Props)
+	}
+	if opts.Transforms != nil {
+		transforms = append(transforms, opts.Transforms)
+	}
+	if opts.Builtin {
+		bp, bt, err := builtinSources()
+		if err != nil {
+			return nil, fmt.Errorf("built-in knowledge: %w", err)
+		}
+		props = append(props, bp)
+		transforms = append(transforms, bt)
+	}
+	k := &Knowledge{log: log, plans: map[planKey]*plan{}}
+	k.pool.New = func() any { return &fieldSet{f: make([]field, 0, 32)} }
+
+	c := &compiler{transforms: layered(transforms), compiled: map[string]*extractor{}, bad: map[string]error{}}
+	var errs []error
+	pl := layered(props)
+	names := pl.Names()
+	if _, ok := pl.Stanza(conf.DefaultStanza); ok {
+		// [default] applies to every event, also to sourcetypes without a stanza of their own.
+		names = append(names, conf.DefaultStanza)
+	}
+	for _, name := range names {
+		st, _ := pl.Stanza(name)
+		spec, serrs := c.stanza(name, st)
+		for _, e := range serrs {
+			if opts.SkipInvalid {
+				log.Warn("search-time knowledge: setting skipped", "error", e)
+				continue
+			}
+			errs = append(errs, e)
+		}
+		if spec != nil {
+			k.stanzas = append(k.stanzas, spec)
+			if spec.kind != kindSourcetype {
+				k.hasScope = true
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return k, nil
+}
+
+// confSource is what New needs from a configuration layer; *conf.Config satisfies it.
+type confSource interface {
+	Names() []string
+	Stanza(name string) (map[string]conf.KV, bool)
+}
+
+// layeredSource gives stanza-level precedence: the first layer that has a stanza wins it whole,
+// so the built-in layer never mixes keys into an add-on's stanza.
+type layeredSource []confSource
+
+func layered(ls []confSource) layeredSource { return layeredSource(ls) }
+
+func (l layeredSource) Names() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range l {
+		for _, n := range c.Names() {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func (l layeredSource) Stanza(name string) (map[string]conf.KV, bool) {
+	for _, c := range l {
+		if st, ok := c.Stanza(name); ok {
+			return st, true
+		}
+	}
+	return nil, false
+}
+
+type compiler struct {
+	transforms confSource
+	compiled   map[string]*extractor
+	bad        map[string]error
+}
+
+func (c *compiler) transform(name string) (*extractor, error) {
+	if x, ok := c.compiled[name]; ok {
+		return x, nil
+	}
+	if err, ok := c.bad[name]; ok {
+		return nil, err
+	}
+	st, ok := c.transforms.Stanza(name)
+	if !ok {
+		err := fmt.Errorf("transforms.conf [%s] does not exist", name)
+		c.bad[name] = err
+		return nil, err
+	}
+	x, err := compileTransform(name, st)
+	if err != nil {
+		c.bad[name] = err
+		return nil, err
+	}
+	c.compiled[name] = x
+	return x, nil
+}
+
+// stanza compiles the search-time keys of one props.conf stanza.
+func (c *compiler) stanza(name string, st map[string]conf.KV) (*stanzaSpec, []error) {
+	spec := &stanzaSpec{name: name, items: map[string]*item{}}
+	switch {
+	case strings.HasPrefix(name, "source::"):
+		spec.kind = kindSource
+		spec.match, spec.literal = globMatcher(name[len("source::"):], true)
+	case strings.HasPrefix(name, "host::"):
+		spec.kind = kindHost
+		spec.match, spec.literal = globMatcher(name[len("host::"):], false)
+	case strings.Contains(name, "::"):
+		return nil, nil // rule::, delayedrule:: and the like only matter at index time
+	default:
+		spec.kind = kindSourcetype
+		n := name
+		spec.literal = true
+		spec.match = func(s string) bool { return s == n }
+	}
+	if kv, ok := st["priority"]; ok {
+		spec.priority, _ = strconv.Atoi(strings.TrimSpace(kv.Value))
+	}
+	var errs []error
+	keys := make([]string, 0, len(st))
+	for key := range st {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		kv := st[key]
+		where := fmt.Sprintf("props.conf [%s] %s", name, key)
+		if kv.File != "" {
+			where = fmt.Sprintf("%s:%d: [%s] %s", kv.File, kv.Line, name, key)
+		}
+		it, err := c.item(where, key, kv.Value)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if it != nil {
+			spec.items[key] = it
+		}
+	}
+	return spec, errs
+}
+
+func (c *compiler) item(where, key, value string) (*item, error) {
+	class := func(prefix string) string { return key[len(prefix):] }
+	switch {
+	case strings.HasPrefix(key, "EXTRACT-"):
+		x, err := compileInline(where, value)
+		if err != nil {
+			return nil, err
+		}
+		return &item{key: key, class: class("EXTRACT-"), extract: x}, nil
+	case strings.HasPrefix(key, "REPORT-"):
+		it := &item{key: key, class: class("REPORT-")}
+		for _, t := range strings.Split(value, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				continue
+			}
+			x, err := c.transform(t)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			it.reports = append(it.reports, x)
+		}
+		return it, nil
+	case strings.HasPrefix(key, "FIELDALIAS-"):
+		as, err := parseAliases(value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		return &item{key: key, class: class("FIELDALIAS-"), aliases: as}, nil
+	case strings.HasPrefix(key, "EVAL-"):
+		f := strings.TrimSpace(class("EVAL-"))
+		if f == "" {
+			return nil, fmt.Errorf("%s: EVAL- needs a field name", where)
+		}
+		e, err := spl.CompileEval(value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		return &item{key: key, class: f, eval: e}, nil
+	case key == "KV_MODE":
+		m, ok := parseKVMode(value)
+		if !ok {
+			// multi and xml are not implemented; say so rather than silently extracting
+			// nothing.
+			return nil, fmt.Errorf("%s: KV_MODE %q is not supported (auto, auto_escaped, json, none are)", where, value)
+		}
+		return &item{key: key, kv: m}, nil
+	case key == "AUTO_KV_JSON":
+		b, err := parseBool(value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		return &item{key: key, on: b}, nil
+	}
+	return nil, nil
+}
+
+// parseAliases parses "a AS b c ASNEW d" (field names may be double-quoted).
+func parseAliases(s string) ([]alias, error) {
+	toks := splitQuotedFields(s)
+	if len(toks) == 0 || len(toks)%3 != 0 {
+		return nil, fmt.Errorf("%q: want <field> AS|ASNEW <alias> ...", s)
+	}
+	var out []alias
+	for i := 0; i < len(toks); i += 3 {
+		op := strings.ToUpper(toks[i+1])
+		if op != "AS" && op != "ASNEW" {
+			return nil, fmt.Errorf("%q: %q is neither AS nor ASNEW", s, toks[i+1])
+		}
+		out = append(out, alias{from: unquote(toks[i]), to: unquote(toks[i+2]), asNew: op == "ASNEW"})
+	}
+	return out, nil
+}
+
+// globMatcher compiles a props.conf source::/host:: pattern: "..." matches anything, "*"
+// matches anything but a path separator (only meaningful for sources), "(?i)" makes the match
+// case-insensitive. It reports whether the pattern is a literal.
+func globMatcher(p string, path bool) (func(string) bool, bool) {
+	if !strings.ContainsAny(p, "*?|") && !strings.Contains(p, "...") && !strings.HasPrefix(p, "(?i)") {
+		return func(s string) bool { return s == p }, true
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	if strings.HasPrefix(p, "(?i)") {
+		b.WriteString("(?i)")
+		p = p[4:]
+	}
+	for i := 0; i < len(p); i++ {
+		switch {
+		case strings.HasPrefix(p[i:], "..."):
+			b.WriteString(".*")
+			i += 2
+		case p[i] == '*':
+			if path {
+				b.WriteString(`[^/\\]*`)
+			} else {
+				b.WriteString(".*")
+			}
+		case p[i] == '|':
+			b.WriteString("|")
+		default:
+			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return func(s string) bool { return s == p }, true
+	}
+	return re.MatchString, false
+}
+
+// planFor merges the stanzas that apply to an event. Keys from a higher-precedence stanza
+// replace the same key from a lower one; then classes run in ASCII order of their names.
+func (k *Knowledge) planFor(sourcetype, source, host string) *plan {
+	key := planKey{sourcetype: sourcetype}
+	if k.hasScope {
+		key.source, key.host = source, host
+	}
+	k.mu.RLock()
+	p, ok := k.plans[key]
+	k.mu.RUnlock()
+	if ok {
+		return p
+	}
+	p = k.buildPlan(sourcetype, source, host)
+	k.mu.Lock()
+	if len(k.plans) < maxCachedPlans {
+		k.plans[key] = p
+	}
+	k.mu.Unlock()
+	return p
+}
+
+func (k *Knowledge) buildPlan(sourcetype, source, host string) *plan {
+	var matched []*stanzaSpec
+	for _, s := range k.stanzas {
+		var subject string
+		switch s.kind {
+		case kindSourcetype:
+			if s.name == "default" {
+				matched = append(matched, s)
+				continue
+			}
+			subject = sourcetype
+		case kindHost:
+			subject = host
+		case kindSource:
+			subject = source
+		}
+		if s.match(subject) {
+			matched = append(matched, s)
+		}
+	}
+	// Lowest precedence first, so later assignments win: [default], then sourcetype, host,
+	// source; inside a kind, patterns lose to literals, lower priority loses, and the
+	// ASCII-first name wins ties.
+	sort.SliceStable(matched, func(i, j int) bool {
+		a, b := matched[i], matched[j]
+		if (a.name == "default") != (b.name == "default") {
+			return a.name == "default"
+		}
+		if a.kind != b.kind {
+			return a.kind < b.kind
+		}
+		if a.literal != b.literal {
+			return !a.literal
+		}
+		if a.priority != b.priority {
+			return a.priority < b.priority
+		}
+		return a.name > b.name
+	})
+	merged := map[string]*item{}
+	for _, s := range matched {
+		for key, it := range s.items {
+			merged[key] = it
+		}
+	}
+	keys := make([]string, 0, len(merged))
+	for key := range merged {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	p := &plan{kv: kvAuto, autoJSON: true}
+	for _, key := range keys {
+		it := merged[key]
+		switch {
+		case it.extract != nil:
+			p.extracts = append(p.extracts, it.extract)
+		case it.reports != nil:
+			p.reports = append(p.reports, it.reports...)
+		case it.aliases != nil:
+			p.aliases = append(p.aliases, it.aliases...)
+		case it.eval != nil:
+			p.evals = append(p.evals, namedEval{field: it.class, expr: it.eval})
+		case key == "KV_MODE":
+			p.kv = it.kv
+		case key == "AUTO_KV_JSON":
+			p.autoJSON = it.on
+		}
+	}
+	return p
+}
+
+// protected fields are set by indexing; search-time knowledge never replaces them.
+func protected(name string) bool {
+	if strings.HasPrefix(name, "_") {
+		return true
+	}
+	switch name {
+	case "host", "source", "sourcetype", "index", "splunk_server", "linecount", "punct":
+		return true
+	}
+	return false
+}
+
+// Extract fills row with the search-time fields of ev. When the row has no _raw yet, the
+// indexed part (_raw, _time, host, source, sourcetype, index, indexed fields) is set first.
+func (k *Knowledge) Extract(ev *store.Event, row *spl.Row) {
+	if row.Get("_raw").IsNull() {
+		SetIndexed(ev, row)
+	}
+	p := k.planFor(ev.Sourcetype, ev.Source, ev.Host)
+	fs := k.pool.Get().(*fieldSet)
+	fs.reset()
+	defer k.pool.Put(fs)
+
+	src := func(name string) []string {
+		if name == "_raw" {
+			return []string{ev.Raw}
+		}
+		if v, ok := fs.get(name); ok {
+			return v
+		}
+		return row.Get(name).Values()
+	}
+	for _, x := range p.extracts {
+		x.apply(src(x.sourceKey), fs)
+	}
+	for _, x := range p.reports {
+		x.apply(src(x.sourceKey), fs)
+	}
+	autoKV(p, ev.Raw, fs)
+	mergeFields(fs, row)
+	applyAliases(p.aliases, row)
+	applyEvals(p.evals, row)
+}
+
+// autoKV runs KV_MODE (and AUTO_KV_JSON) over _raw. A field an explicit EXTRACT or REPORT
+// already produced is left alone; a key seen several times becomes multivalue.
+func autoKV(p *plan, raw string, fs *fieldSet) {
+	if p.kv == kvNone {
+		return
+	}
+	explicit := len(fs.f)
+	emit := func(key, value string) {
+		for i := 0; i < explicit; i++ {
+			if fs.f[i].name == key {
+				return
+			}
+		}
+		fs.add(key, value)
+	}
+	switch p.kv {
+	case kvJSON:
+		flattenJSON(raw, emit)
+	case kvAuto, kvAutoEscaped:
+		if p.autoJSON && looksJSON(raw) {
+			flattenJSON(raw, emit)
+		}
+		scanKV(raw, p.kv == kvAutoEscaped, emit)
+	}
+}
+
+// mergeFields copies extracted fields into the row. A field that already holds an indexed
+// value gets the extracted values appended, which is how Splunk shows a field that is both
+// indexed and extracted at search time (the duplicate values props.conf.spec warns about for
+// INDEXED_EXTRACTIONS with KV_MODE=json).
+func mergeFields(fs *fieldSet, row *spl.Row) {
+	for _, f := range fs.f {
+		if protected(f.name) {
+			continue
+		}
+		old := row.Get(f.name)
+		if old.IsNull() {
+			if len(f.vals) == 1 {
+				row.Set(f.name, spl.Str(f.vals[0]))
+			} else {
+				row.Set(f.name, spl.Multi(append([]string(nil), f.vals...)))
+			}
+			continue
+		}
+		vals := append(append([]string(nil), old.Values()...), f.vals...)
+		row.Set(f.name, spl.Multi(vals))
+	}
+}
+
+// applyAliases computes every alias from the fields as they were before any alias ran.
+// With AS a missing source removes the alias field (props.conf.spec); ASNEW never replaces an
+// existing field and does nothing when the source is missing.
+func applyAliases(as []alias, row *spl.Row) {
+	if len(as) == 0 {
+		return
+	}
+	type result struct {
+		a   alias
+		v   spl.Value
+		had bool
+	}
+	res := make([]result, len(as))
+	for i, a := range as {
+		res[i] = result{a: a, v: row.Get(a.from), had: !row.Get(a.to).IsNull()}
+	}
+	for _, r := range res {
+		if protected(r.a.to) {
+			continue
+		}
+		if r.a.asNew {
+			if r.had || r.v.IsNull() {
+				continue
+			}
+		}
+		row.Set(r.a.to, r.v)
+	}
+}
+
+// applyEvals evaluates every EVAL-* against the row as it was before any of them ran
+// (props.conf.spec: calculated fields behave as if run in parallel), then stores the results;
+// a null result removes the field.
+func applyEvals(evs []namedEval, row *spl.Row) {
+	if len(evs) == 0 {
+		return
+	}
+	vals := make([]spl.Value, len(evs))
+	for i, e := range evs {
+		vals[i] = e.expr.Eval(row)
+	}
+	for i, e := range evs {
+		if protected(e.field) {
+			continue
+		}
+		row.Set(e.field, vals[i])
+	}
+}
+
+// SetIndexed writes the index-time part of an event into row: _raw, _time (seconds, as a
+// number), host, source, sourcetype, index and the indexed fields.
+func SetIndexed(ev *store.Event, row *spl.Row) {
+	row.Set("_raw", spl.Str(ev.Raw))
+	row.Set("_time", spl.Num(float64(ev.Time)/1e9))
+	row.Set("host", strOrNull(ev.Host))
+	row.Set("source", strOrNull(ev.Source))
+	row.Set("sourcetype", strOrNull(ev.Sourcetype))
+	row.Set("index", strOrNull(ev.Index))
+	for _, f := range ev.Fields {
+		if protected(f.Name) || len(f.Values) == 0 {
+			continue
+		}
+		old := row.Get(f.Name)
+		if old.IsNull() {
+			row.Set(f.Name, spl.Multi(append([]string(nil), f.Values...)))
+			continue
+		}
+		row.Set(f.Name, spl.Multi(append(append([]string(nil), old.Values()...), f.Values...)))
+	}
+}
+
+func strOrNull(s string) spl.Value {
+	if s == "" {
+		return spl.Null()
+	}
+	return spl.Str(s)
+}
