@@ -94,12 +94,28 @@ const (
 // Replay sends every line of files to the collector and returns what was sent. Lines are
 // events; empty lines are skipped. On error the Summary covers what was sent before it.
 func Replay(ctx context.Context, files []string, opts ReplayOptions) (Summary, error) {
+	inputs := make([]Input, len(files))
+	for i, f := range files {
+		inputs[i] = Input{Path: f}
+	}
+	return ReplayInputs(ctx, inputs, opts)
+}
+
+// Input is one file to replay with its own metadata; empty fields fall back to the
+// ReplayOptions values (and Source to the file's base name).
+type Input struct {
+	Path, Sourcetype, Source string
+}
+
+// ReplayInputs is Replay for files that carry their own sourcetype and source, such as the
+// datasets of an attack_data YAML. Rebasing uses one shift for all inputs.
+func ReplayInputs(ctx context.Context, inputs []Input, opts ReplayOptions) (Summary, error) {
 	r, err := newReplayer(opts)
 	if err != nil {
 		return Summary{}, err
 	}
 	r.start = time.Now()
-	err = r.run(ctx, files)
+	err = r.run(ctx, inputs)
 	r.sum.Elapsed = time.Since(r.start)
 	if err == nil {
 		r.progress(true)
@@ -108,9 +124,9 @@ func Replay(ctx context.Context, files []string, opts ReplayOptions) (Summary, e
 	return r.sum, err
 }
 
-func (r *replayer) run(ctx context.Context, files []string) error {
+func (r *replayer) run(ctx context.Context, inputs []Input) error {
 	if !r.opts.RebaseTo.IsZero() {
-		newest, found, err := r.newest(files)
+		newest, found, err := r.newest(inputs)
 		if err != nil {
 			return err
 		}
@@ -118,8 +134,8 @@ func (r *replayer) run(ctx context.Context, files []string) error {
 			r.shift = r.opts.RebaseTo.Sub(newest)
 		}
 	}
-	for _, f := range files {
-		if err := r.replayFile(ctx, f); err != nil {
+	for _, in := range inputs {
+		if err := r.replayFile(ctx, in); err != nil {
 			return err
 		}
 		r.sum.Files++
@@ -128,26 +144,27 @@ func (r *replayer) run(ctx context.Context, files []string) error {
 }
 
 type replayer struct {
-	opts      ReplayOptions
-	client    *http.Client
-	dataURL   string
-	ackURL    string
-	raw       bool
-	batch     int
-	loc       *time.Location
-	now       time.Time
-	shift     time.Duration
-	sum       Summary
-	start     time.Time
-	acks      []int64
-	lastDraw  time.Time
-	drewAny   bool
-	prevTime  time.Time // time of the previous event, for /event lines without a stamp
-	lineBuf   []byte
-	bodyBuf   bytes.Buffer
-	pending   int // events in bodyBuf
-	source    string
-	stdinData []byte
+	opts       ReplayOptions
+	client     *http.Client
+	dataURL    string
+	ackURL     string
+	raw        bool
+	batch      int
+	loc        *time.Location
+	now        time.Time
+	shift      time.Duration
+	sum        Summary
+	start      time.Time
+	acks       []int64
+	lastDraw   time.Time
+	drewAny    bool
+	prevTime   time.Time // time of the previous event, for /event lines without a stamp
+	lineBuf    []byte
+	bodyBuf    bytes.Buffer
+	pending    int // events in bodyBuf
+	source     string
+	sourcetype string
+	stdinData  []byte
 }
 
 func newReplayer(opts ReplayOptions) (*replayer, error) {
@@ -245,11 +262,11 @@ func (r *replayer) eachLine(file string, fn func(line string) error) error {
 }
 
 // newest finds the latest recognized timestamp over all files.
-func (r *replayer) newest(files []string) (time.Time, bool, error) {
+func (r *replayer) newest(inputs []Input) (time.Time, bool, error) {
 	var newest time.Time
 	found := false
-	for _, f := range files {
-		err := r.eachLine(f, func(line string) error {
+	for _, in := range inputs {
+		err := r.eachLine(in.Path, func(line string) error {
 			if m, ok := timefmt.RecognizeAt(line, r.loc, r.now); ok && (!found || m.Time.After(newest)) {
 				newest, found = m.Time, true
 			}
@@ -280,8 +297,9 @@ func (r *replayer) rebase(line string) (string, time.Time, bool) {
 	return string(b), t, true
 }
 
-func (r *replayer) replayFile(ctx context.Context, file string) error {
-	r.source = r.opts.Source
+func (r *replayer) replayFile(ctx context.Context, in Input) error {
+	file := in.Path
+	r.source, r.sourcetype = firstNonEmpty(in.Source, r.opts.Source), firstNonEmpty(in.Sourcetype, r.opts.Sourcetype)
 	if r.source == "" && file != "-" {
 		r.source = filepath.Base(file)
 	}
@@ -309,6 +327,13 @@ func (r *replayer) replayFile(ctx context.Context, file string) error {
 	return r.flush(ctx)
 }
 
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 type envelope struct {
 	Time       json.Number `json:"time,omitempty"`
 	Host       string      `json:"host,omitempty"`
@@ -325,7 +350,7 @@ func (r *replayer) add(line string) error {
 		r.bodyBuf.WriteByte('\n')
 		return nil
 	}
-	env := envelope{Host: r.opts.Host, Source: r.source, Sourcetype: r.opts.Sourcetype, Index: r.opts.Index, Event: line}
+	env := envelope{Host: r.opts.Host, Source: r.source, Sourcetype: r.sourcetype, Index: r.opts.Index, Event: line}
 	if !r.prevTime.IsZero() {
 		env.Time = json.Number(epochSeconds(r.prevTime))
 	}
@@ -365,7 +390,7 @@ func (r *replayer) flush(ctx context.Context) error {
 	target := r.dataURL
 	if r.raw {
 		q := url.Values{}
-		for k, v := range map[string]string{"sourcetype": r.opts.Sourcetype, "source": r.source, "host": r.opts.Host, "index": r.opts.Index, "channel": r.opts.Channel} {
+		for k, v := range map[string]string{"sourcetype": r.sourcetype, "source": r.source, "host": r.opts.Host, "index": r.opts.Index, "channel": r.opts.Channel} {
 			if v != "" {
 				q.Set(k, v)
 			}
