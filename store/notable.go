@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Notable is one output row of a risk incident rule.
+type Notable struct {
+	// Time is _time in nanoseconds.
+	Time int64
+	Rule string
+	// Slot is the scheduled time (ns) of the rule run that wrote it.
+	Slot               int64
+	Object, ObjectType string
+	Score              float64
+	Fields             []Field
+}
+
+// ReplaceNotables atomically replaces every notable written earlier for (rule, slot) by ns. Rule
+// and Slot of ns are set to the arguments. Notables use the retention of index "notable".
+func (s *Store) ReplaceNotables(ctx context.Context, rule string, slot int64, ns []Notable) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return ErrClosed
+	}
+	s.riskMu.Lock()
+	defer s.riskMu.Unlock()
+	nid := s.nid
+	err := s.db.Update(func(txn *badger.Txn) error {
+		ledger := slotPrefix(prefixNotableBySlot, rule, slot)
+		old, err := collectLedger(txn, ledger)
+		if err != nil {
+			return err
+		}
+		for _, o := range old {
+			if err := txn.Delete(append([]byte{prefixNotable}, o.suffix...)); err != nil {
+				return err
+			}
+			if err := txn.Delete(o.key); err != nil {
+				return err
+			}
+		}
+		ret := s.retention("notable")
+		for i := range ns {
+			n := ns[i]
+			n.Rule, n.Slot = rule, slot
+			nid++
+			exp := expiresAt(n.Time, ret)
+			pk := suffixKey(prefixNotable, false, "", n.Time, nid)
+			ents := []*badger.Entry{
+				badger.NewEntry(pk, encodeNotable(nil, &n)),
+				badger.NewEntry(append(ledger[:len(ledger):len(ledger)], be64Bytes(nid)...), pk[1:9]),
+			}
+			for _, e := range ents {
+				e.ExpiresAt = exp
+				if err := txn.SetEntry(e); err != nil {
+					return fmt.Errorf("write notable: %w", err)
+				}
+			}
+		}
+		return txn.SetEntry(counterEntry(counterNid, nid))
+	})
+	if err != nil {
+		return fmt.Errorf("replace notables %q slot %d: %w", rule, slot, err)
+	}
+	s.nid = nid
+	return nil
+}
+
+// QueryNotables returns notables with _time in [earliest, latest) newest first (latest 0 = no
+// bound), at most limit (0 = all), and the cursor of the next page ("" when there is none).
+func (s *Store) QueryNotables(ctx context.Context, earliest, latest int64, limit int, cursor string) ([]Notable, string, error) {
+	if s.isClosed() {
+		return nil, "", ErrClosed
+	}
+	cur, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []Notable
+	var next string
+	var last []byte
+	err = s.db.View(func(txn *badger.Txn) error {
+		return scanDesc(ctx, txn, [][]byte{{prefixNotable}}, false, earliest, latest, cur, func(suffix []byte, item *badger.Item) error {
+			if limit > 0 && len(out) == limit {
+				next = encodeCursor(last)
+				return errPageFull
+			}
+			var n Notable
+			if err := item.Value(func(v []byte) error { return decodeNotable(v, &n) }); err != nil {
+				return fmt.Errorf("read notable %x: %w", suffix, err)
+			}
+			out = append(out, n)
+			last = append(last[:0], suffix...)
+			return nil
+		})
+	})
+	if err != nil && !errors.Is(err, errPageFull) {
+		return nil, "", fmt.Errorf("query notables: %w", err)
+	}
+	return out, next, nil
+}

@@ -1,0 +1,336 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	// ErrBusy means the group-commit queue is full; HEC answers it with code 9 (server busy).
+	ErrBusy = errors.New("store: write queue is full")
+	// ErrClosed means the store has been closed; HEC answers it with code 23 (shutting down).
+	ErrClosed = errors.New("store: closed")
+	// ErrStop ends a scan early when a callback returns it; the scan then returns nil.
+	ErrStop = errors.New("store: stop scan")
+	// ErrLocked means another process (or another Store in this process) already holds the data
+	// directory.
+	ErrLocked = errors.New("store: data directory is in use by another process")
+)
+
+// DefaultRiskRetention applies to index "risk" when Options.Retention does not name it.
+const DefaultRiskRetention = 365 * 24 * time.Hour
+
+// Options configure Open. Zero values pick the documented defaults.
+type Options struct {
+	// Dir is the data directory; Badger files live in Dir/badger.
+	Dir string
+	// InMemory keeps everything in memory (tests); Dir is then ignored.
+	InMemory bool
+	// Logger receives store and Badger messages (Badger's own at warning level and above).
+	Logger *slog.Logger
+	// Registerer, when set, receives the hecrisk_store_* metrics.
+	Registerer prometheus.Registerer
+	// Retention per index name (indexes.conf frozenTimePeriodInSecs). Key "" is the default for
+	// indexes not listed; zero means keep forever. Index "risk" defaults to one year.
+	Retention map[string]time.Duration
+	// MaxQueueBytes bounds the encoded bytes waiting in the group-commit queue (default 64 MiB).
+	MaxQueueBytes int64
+	// SyncWrites makes every commit fsync before Append returns; use it in production so that an
+	// acknowledged event is on disk.
+	SyncWrites bool
+	// MemTableSize is Badger's memtable size (default 64 MiB). One transaction holds at most 15% of
+	// it, which bounds how many queued calls share one commit. Tests use small values.
+	MemTableSize int64
+	// BlockCacheSize is Badger's block cache (default 256 MiB).
+	BlockCacheSize int64
+	// GCInterval is the period of the value-log GC loop (default 5m; negative disables it).
+	GCInterval time.Duration
+}
+
+const defaultMaxQueueBytes = 64 << 20
+
+// Store is the Badger-backed storage of hecrisk. All methods are safe for concurrent use.
+type Store struct {
+	db   *badger.DB
+	log  *slog.Logger
+	opts Options
+
+	// streams is the (index, sourcetype) dictionary; it only grows.
+	streamMu   sync.RWMutex
+	streamByN  map[Stream]uint32
+	streamByID map[uint32]Stream
+	nextStream uint32
+
+	// Group-commit queue, guarded by qmu.
+	qmu       sync.Mutex
+	queue     []*appendReq
+	qBytes    int64
+	qRequests int
+	closed    bool
+	wake      chan struct{}
+	seq       uint64 // last assigned event seq; only the writer touches it
+
+	// riskMu serialises the read-modify-write paths (risk/notable replace, their counters).
+	riskMu sync.Mutex
+	rid    uint64
+	nid    uint64
+
+	commits       atomic.Int64 // Badger transactions committed by the writer; tests count them
+	beforeCommit  func()       // test hook, called by the writer before each group
+	eventsWritten atomic.Int64
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	m    *metrics
+}
+
+// Open opens (or creates) the store in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxQueueBytes <= 0 {
+		opts.MaxQueueBytes = defaultMaxQueueBytes
+	}
+	if opts.GCInterval == 0 {
+		opts.GCInterval = 5 * time.Minute
+	}
+	bopts := badger.DefaultOptions("")
+	if opts.InMemory {
+		bopts = bopts.WithInMemory(true)
+	} else {
+		if opts.Dir == "" {
+			return nil, errors.New("open store: empty data directory")
+		}
+		if fi, err := os.Stat(opts.Dir); err == nil && !fi.IsDir() {
+			return nil, fmt.Errorf("open store %s: not a directory", opts.Dir)
+		}
+		dir := filepath.Join(opts.Dir, "badger")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
+		bopts = bopts.WithDir(dir).WithValueDir(dir)
+	}
+	bopts = bopts.
+		WithSyncWrites(opts.SyncWrites).
+		WithDetectConflicts(false).
+		WithNumCompactors(2).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithLoggingLevel(badger.WARNING).
+		WithMetricsEnabled(false)
+	if opts.MemTableSize > 0 {
+		bopts = bopts.WithMemTableSize(opts.MemTableSize)
+	}
+	if opts.BlockCacheSize > 0 {
+		bopts = bopts.WithBlockCacheSize(opts.BlockCacheSize)
+	}
+	db, err := badger.Open(bopts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open store %s: %w (%v)", opts.Dir, ErrLocked, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db:         db,
+		log:        opts.Logger,
+		opts:       opts,
+		streamByN:  map[Stream]uint32{},
+		streamByID: map[uint32]Stream{},
+		wake:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+	}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	if opts.Registerer != nil {
+		m, err := newMetrics(s, opts.Registerer)
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open store %s: metrics: %w", opts.Dir, err)
+		}
+		s.m = m
+	}
+	s.wg.Add(1)
+	go s.writer()
+	if opts.GCInterval > 0 && !opts.InMemory {
+		s.wg.Add(1)
+		go s.gcLoop(opts.GCInterval)
+	}
+	return s, nil
+}
+
+// load restores the stream dictionary and the counters so that a reopened store continues where
+// the previous process stopped.
+func (s *Store) load() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixStreamRev}, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			if len(k) != 5 {
+				return fmt.Errorf("corrupt stream key %x", k)
+			}
+			id := be32(k[1:])
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("read stream %d: %w", id, err)
+			}
+			idx, rest, ok := readLen16(v)
+			st, _, ok2 := readLen16(rest)
+			if !ok || !ok2 {
+				return fmt.Errorf("corrupt stream value for %d", id)
+			}
+			sm := Stream{Index: string(idx), Sourcetype: string(st)}
+			s.streamByN[sm] = id
+			s.streamByID[id] = sm
+			if id > s.nextStream {
+				s.nextStream = id
+			}
+		}
+		for name, dst := range map[string]*uint64{counterSeq: &s.seq, counterRid: &s.rid, counterNid: &s.nid} {
+			v, err := getCounter(txn, name)
+			if err != nil {
+				return err
+			}
+			*dst = v
+		}
+		return nil
+	})
+}
+
+// Close drains the write queue (queued calls are committed), stops the background loops, waits
+// for them and closes Badger. Calls after Close get ErrClosed.
+func (s *Store) Close() error {
+	s.qmu.Lock()
+	if s.closed {
+		s.qmu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.qmu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return s.closed
+}
+
+// gcLoop reclaims value-log space. 0.5 means a log file is rewritten only when at least half of it
+// is garbage, which keeps the rewrite cost below the space it frees.
+func (s *Store) gcLoop(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			err := s.db.RunValueLogGC(0.5)
+			if err != nil {
+				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+					s.log.Warn("value log gc", "err", err)
+				}
+				break
+			}
+		}
+	}
+}
+
+// Size reports Badger's LSM and value-log sizes in bytes (Badger refreshes them about once a
+// minute).
+func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+// Streams lists every (index, sourcetype) pair ever written, sorted.
+func (s *Store) Streams() ([]Stream, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	s.streamMu.RLock()
+	out := make([]Stream, 0, len(s.streamByN))
+	for st := range s.streamByN {
+		out = append(out, st)
+	}
+	s.streamMu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Index != out[j].Index {
+			return out[i].Index < out[j].Index
+		}
+		return out[i].Sourcetype < out[j].Sourcetype
+	})
+	return out, nil
+}
+
+// retention returns the TTL for index idx, honouring the "" default and the risk default.
+func (s *Store) retention(idx string) time.Duration {
+	if d, ok := s.opts.Retention[idx]; ok {
+		return d
+	}
+	if idx == "risk" {
+		return DefaultRiskRetention
+	}
+	return s.opts.Retention[""]
+}
+
+// expiresAt converts an event time plus retention into Badger's ExpiresAt (Unix seconds; 0 = never).
+func expiresAt(ts int64, ret time.Duration) uint64 {
+	if ret <= 0 {
+		return 0
+	}
+	sec := (ts+int64(ret))/int64(time.Second) + 1
+	if sec <= 0 {
+		sec = 1 // already expired; 0 would mean "never"
+	}
+	return uint64(sec)
+}
+
+// badgerLogger forwards Badger's messages to slog; Badger is chatty below warning.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Infof(f string, a ...any)  {}
+func (b badgerLogger) Debugf(f string, a ...any) {}
+
+// checkCtx is a cheap cancellation check for loops.
+func checkCtx(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+		return nil
+	}
+}
