@@ -1,0 +1,58 @@
+// Package spl parses and runs the subset of Splunk's Search Processing
+// Language that the ESCU detections use: a lexer, a per-command parser, an AST
+// and a pipeline of streaming and blocking operators over rows of values.
+package spl
+
+import (
+	"context"
+	"time"
+
+	"github.com/hecrisk/hecrisk/store"
+)
+
+// EventSource yields stored events; *store.Store satisfies it.
+type EventSource interface {
+	Scan(ctx context.Context, q store.ScanQuery, fn func(*store.Event) error) error
+}
+
+// Knowledge turns one stored event into its search-time row (field
+// extractions, aliases, calculated fields). The row already holds _raw,
+// _time, host, source, sourcetype, index and the indexed fields.
+type Knowledge interface {
+	Extract(ev *store.Event, row *Row)
+}
+
+// Limits bound one search. Zero values mean "no limit".
+type Limits struct {
+	// MaxDuration stops the search with ErrLimit after this long.
+	MaxDuration time.Duration
+	// MaxRows caps the rows a blocking command (stats, sort, eventstats, ...)
+	// may hold, and the rows of the final result.
+	MaxRows int
+	// MaxMemoryBytes caps the estimated bytes blocking commands hold.
+	MaxMemoryBytes int64
+}
+
+// Env is what a run needs from the outside world.
+type Env struct {
+	// Now is the search time: now(), relative time modifiers. Zero = time.Now().
+	Now time.Time
+	// Earliest and Latest are time modifiers ("-70m@m", "@h", epoch, ISO);
+	// "" means the query's own earliest=/latest= or all time. Inline
+	// earliest=/latest= in the query win over these, as in Splunk.
+	Earliest, Latest string
+	// Loc is the zone for strftime, @d snaps and day-sized bins. Nil = UTC.
+	Loc       *time.Location
+	Events    EventSource
+	Risk      RiskSource
+	Knowledge Knowledge
+	Limits    Limits
+}
+
+// Result is a finished search.
+type Result struct {
+	// Fields are the column names: the table/fields list when the last such
+	// command fixed one, otherwise every field in first-seen order.
+	Fields []string
+	Rows   []Row
+}

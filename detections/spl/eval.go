@@ -1,0 +1,456 @@
+package spl
+
+import (
+	"math"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// evalFn is a compiled eval expression.
+type evalFn func(c *execCtx, r *Row) Value
+
+// Expr is a compiled eval expression.
+type Expr struct {
+	fn     evalFn
+	fields []string
+	src    string
+}
+
+// CompileEval compiles one eval expression, e.g. `if(x>1, "big", "small")`.
+func CompileEval(expr string) (*Expr, error) {
+	toks, err := lex(expr, 0, modeEval)
+	if err != nil {
+		return nil, err
+	}
+	ts := &tokStream{toks: toks}
+	ec := &evalCompiler{ts: ts, seen: map[string]bool{}}
+	fn, err := ec.parseExpr()
+	if err != nil {
+		return nil, err
+	}
+	if !ts.eof() {
+		return nil, errAt(ts.peek(), "unexpected token after expression")
+	}
+	return &Expr{fn: fn, fields: ec.fields, src: expr}, nil
+}
+
+// Eval evaluates e against row with the wall clock as now() and the local
+// time zone for time functions.
+func (e *Expr) Eval(row *Row) Value {
+	c := &execCtx{now: time.Now(), loc: time.Local}
+	return e.fn(c, row)
+}
+
+// EvalAt evaluates e with an explicit search time and zone.
+func (e *Expr) EvalAt(row *Row, now time.Time, loc *time.Location) Value {
+	if loc == nil {
+		loc = time.Local
+	}
+	c := &execCtx{now: now, loc: loc}
+	return e.fn(c, row)
+}
+
+// Fields lists the fields e reads, in first-use order.
+func (e *Expr) Fields() []string { return e.fields }
+
+// String returns the source text.
+func (e *Expr) String() string { return e.src }
+
+type evalCompiler struct {
+	ts     *tokStream
+	fields []string
+	seen   map[string]bool
+	refs   []string // every reference, for mvfilter
+}
+
+func (ec *evalCompiler) useField(name string) {
+	ec.refs = append(ec.refs, name)
+	if !ec.seen[name] {
+		ec.seen[name] = true
+		ec.fields = append(ec.fields, name)
+	}
+}
+
+// Eval precedence (Splunk evaluates AND before OR, unlike search):
+// OR < XOR < AND < NOT < comparison < + - . < * / % < unary.
+func (ec *evalCompiler) parseExpr() (evalFn, error) { return ec.parseOr() }
+
+func (ec *evalCompiler) parseOr() (evalFn, error) {
+	l, err := ec.parseXor()
+	if err != nil {
+		return nil, err
+	}
+	for ec.ts.peek().isKw("OR") {
+		ec.ts.next()
+		r, err := ec.parseXor()
+		if err != nil {
+			return nil, err
+		}
+		a, b := l, r
+		l = func(c *execCtx, row *Row) Value {
+			return boolVal(a(c, row).truthy() || b(c, row).truthy())
+		}
+	}
+	return l, nil
+}
+
+func (ec *evalCompiler) parseXor() (evalFn, error) {
+	l, err := ec.parseAnd()
+	if err != nil {
+		return nil, err
+	}
+	for ec.ts.peek().isKw("XOR") {
+		ec.ts.next()
+		r, err := ec.parseAnd()
+		if err != nil {
+			return nil, err
+		}
+		a, b := l, r
+		l = func(c *execCtx, row *Row) Value {
+			return boolVal(a(c, row).truthy() != b(c, row).truthy())
+		}
+	}
+	return l, nil
+}
+
+func (ec *evalCompiler) parseAnd() (evalFn, error) {
+	l, err := ec.parseNot()
+	if err != nil {
+		return nil, err
+	}
+	for ec.ts.peek().isKw("AND") {
+		ec.ts.next()
+		r, err := ec.parseNot()
+		if err != nil {
+			return nil, err
+		}
+		a, b := l, r
+		l = func(c *execCtx, row *Row) Value {
+			return boolVal(a(c, row).truthy() && b(c, row).truthy())
+		}
+	}
+	return l, nil
+}
+
+func (ec *evalCompiler) parseNot() (evalFn, error) {
+	if ec.ts.peek().isKw("NOT") {
+		ec.ts.next()
+		x, err := ec.parseNot()
+		if err != nil {
+			return nil, err
+		}
+		return func(c *execCtx, row *Row) Value { return boolVal(!x(c, row).truthy()) }, nil
+	}
+	return ec.parseCmp()
+}
+
+func (ec *evalCompiler) parseCmp() (evalFn, error) {
+	l, err := ec.parseAdd()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		t := ec.ts.peek()
+		switch {
+		case t.k == tOp && (t.s == "=" || t.s == "==" || t.s == "!=" || t.s == "<" || t.s == ">" || t.s == "<=" || t.s == ">="):
+			ec.ts.next()
+			r, err := ec.parseAdd()
+			if err != nil {
+				return nil, err
+			}
+			l = cmpFn(t.s, l, r)
+		case t.isKw("LIKE"):
+			ec.ts.next()
+			r, err := ec.parseAdd()
+			if err != nil {
+				return nil, err
+			}
+			a, b := l, r
+			l = func(c *execCtx, row *Row) Value { return likeVal(a(c, row), b(c, row)) }
+		case t.isKw("IN") && ec.ts.peek2().is("("):
+			ec.ts.next()
+			ec.ts.next()
+			args, err := ec.parseArgs()
+			if err != nil {
+				return nil, err
+			}
+			l = inFn(l, args)
+		default:
+			return l, nil
+		}
+	}
+}
+
+func cmpFn(op string, a, b evalFn) evalFn {
+	test := func(x int) bool {
+		switch op {
+		case "=", "==":
+			return x == 0
+		case "!=":
+			return x != 0
+		case "<":
+			return x < 0
+		case ">":
+			return x > 0
+		case "<=":
+			return x <= 0
+		}
+		return x >= 0
+	}
+	return func(c *execCtx, row *Row) Value {
+		x, y := a(c, row), b(c, row)
+		if x.IsNull() || y.IsNull() {
+			return Value{}
+		}
+		// A multivalue operand matches when any of its values does.
+		for _, xs := range scalars(x) {
+			for _, ys := range scalars(y) {
+				if test(compareScalar(xs, ys)) {
+					return boolVal(true)
+				}
+			}
+		}
+		return boolVal(false)
+	}
+}
+
+func scalars(v Value) []Value {
+	if v.k != kMulti {
+		return []Value{v}
+	}
+	out := make([]Value, len(v.mv))
+	for i, s := range v.mv {
+		out[i] = Str(s)
+	}
+	return out
+}
+
+func inFn(x evalFn, list []evalFn) evalFn {
+	return func(c *execCtx, row *Row) Value {
+		v := x(c, row)
+		if v.IsNull() {
+			return boolVal(false)
+		}
+		for _, f := range list {
+			w := f(c, row)
+			for _, a := range v.Values() {
+				for _, b := range w.Values() {
+					if a == b {
+						return boolVal(true)
+					}
+				}
+			}
+		}
+		return boolVal(false)
+	}
+}
+
+func (ec *evalCompiler) parseAdd() (evalFn, error) {
+	l, err := ec.parseMul()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		t := ec.ts.peek()
+		if !(t.is("+") || t.is("-") || t.is(".")) {
+			return l, nil
+		}
+		ec.ts.next()
+		r, err := ec.parseMul()
+		if err != nil {
+			return nil, err
+		}
+		a, b, op := l, r, t.s
+		switch op {
+		case ".":
+			l = func(c *execCtx, row *Row) Value {
+				x, y := a(c, row), b(c, row)
+				if x.IsNull() || y.IsNull() {
+					return Value{}
+				}
+				return Str(x.String() + y.String())
+			}
+		case "+":
+			l = func(c *execCtx, row *Row) Value {
+				x, y := a(c, row), b(c, row)
+				if x.IsNull() || y.IsNull() {
+					return Value{}
+				}
+				fx, okx := x.Number()
+				fy, oky := y.Number()
+				if okx && oky {
+					return Num(fx + fy)
+				}
+				if !okx && !oky {
+					return Str(x.String() + y.String())
+				}
+				return Value{}
+			}
+		default:
+			l = arith(a, b, func(x, y float64) (float64, bool) { return x - y, true })
+		}
+	}
+}
+
+func arith(a, b evalFn, f func(x, y float64) (float64, bool)) evalFn {
+	return func(c *execCtx, row *Row) Value {
+		x, okx := a(c, row).Number()
+		y, oky := b(c, row).Number()
+		if !okx || !oky {
+			return Value{}
+		}
+		z, ok := f(x, y)
+		if !ok {
+			return Value{}
+		}
+		return Num(z)
+	}
+}
+
+func (ec *evalCompiler) parseMul() (evalFn, error) {
+	l, err := ec.parseUnary()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		t := ec.ts.peek()
+		if !(t.is("*") || t.is("/") || t.is("%")) {
+			return l, nil
+		}
+		ec.ts.next()
+		r, err := ec.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		switch t.s {
+		case "*":
+			l = arith(l, r, func(x, y float64) (float64, bool) { return x * y, true })
+		case "/":
+			// Division by zero gives null in Splunk.
+			l = arith(l, r, func(x, y float64) (float64, bool) { return x / y, y != 0 })
+		default:
+			l = arith(l, r, func(x, y float64) (float64, bool) { return math.Mod(x, y), y != 0 })
+		}
+	}
+}
+
+func (ec *evalCompiler) parseUnary() (evalFn, error) {
+	t := ec.ts.peek()
+	if t.is("-") || t.is("+") {
+		ec.ts.next()
+		x, err := ec.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		if t.s == "+" {
+			return x, nil
+		}
+		return func(c *execCtx, row *Row) Value {
+			f, ok := x(c, row).Number()
+			if !ok {
+				return Value{}
+			}
+			return Num(-f)
+		}, nil
+	}
+	return ec.parsePrimary()
+}
+
+func (ec *evalCompiler) parsePrimary() (evalFn, error) {
+	t := ec.ts.next()
+	switch t.k {
+	case tNum:
+		f, ok := ParseNum(t.s)
+		if !ok {
+			return nil, errAt(t, "bad number")
+		}
+		v := Num(f)
+		return func(*execCtx, *Row) Value { return v }, nil
+	case tString:
+		v := Str(t.s)
+		return func(*execCtx, *Row) Value { return v }, nil
+	case tField:
+		name := t.s
+		ec.useField(name)
+		return func(_ *execCtx, r *Row) Value { return r.Get(name) }, nil
+	case tWord:
+		if ec.ts.peek().is("(") {
+			ec.ts.next()
+			return ec.parseCall(t)
+		}
+		switch strings.ToUpper(t.s) {
+		case "AND", "OR", "NOT", "XOR", "LIKE", "IN":
+			return nil, errAt(t, "operator without an operand")
+		}
+		name := t.s
+		ec.useField(name)
+		return func(_ *execCtx, r *Row) Value { return r.Get(name) }, nil
+	case tOp:
+		if t.s == "(" {
+			x, err := ec.parseExpr()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := ec.ts.expectOp(")"); err != nil {
+				return nil, err
+			}
+			return x, nil
+		}
+	}
+	return nil, errAt(t, "expected a value")
+}
+
+// parseArgs reads comma-separated expressions up to the closing parenthesis
+// (the opening one is already consumed).
+func (ec *evalCompiler) parseArgs() ([]evalFn, error) {
+	var args []evalFn
+	if ec.ts.peek().is(")") {
+		ec.ts.next()
+		return nil, nil
+	}
+	for {
+		a, err := ec.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a)
+		t := ec.ts.next()
+		if t.is(")") {
+			return args, nil
+		}
+		if !t.is(",") {
+			return nil, errAt(t, "expected \",\" or \")\" in argument list")
+		}
+	}
+}
+
+// literalArg returns the constant string of an argument token sequence when
+// the argument is a plain string literal; functions use it to precompile regexes.
+func constString(fn evalFn) (string, bool) {
+	v := fn(&execCtx{loc: time.UTC}, &Row{})
+	if v.k == kStr {
+		return v.s, true
+	}
+	return "", false
+}
+
+// cache for regexes built at run time from non-literal patterns.
+type regexCache map[string]*regexp.Regexp
+
+func (c *execCtx) regex(p string) (*regexp.Regexp, error) {
+	if re, ok := c.reCache[p]; ok {
+		return re, nil
+	}
+	re, err := compileRegex(p)
+	if err != nil {
+		return nil, err
+	}
+	if c.reCache == nil {
+		c.reCache = regexCache{}
+	}
+	if len(c.reCache) < 256 {
+		c.reCache[p] = re
+	}
+	return re, nil
+}

@@ -1,0 +1,564 @@
+package spl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/timefmt"
+)
+
+// ErrLimit is wrapped by errors from Limits.
+var ErrLimit = errors.New("spl: search limit exceeded")
+
+// errStop ends a pipeline early (head) without being an error.
+var errStop = errors.New("spl: stop")
+
+// proc is one running operator. push hands over a row the operator may keep
+// or modify; flush is called exactly once after the last push (blocking
+// operators emit there) and must flush next.
+type proc interface {
+	push(r *Row) error
+	flush() error
+}
+
+// execCtx is the per-run state shared by a query's operators.
+type execCtx struct {
+	ctx     context.Context
+	now     time.Time
+	loc     *time.Location
+	limits  Limits
+	risk    RiskSource
+	reCache regexCache
+	bounds  map[*sTime]int64
+	// earliest/latest are the run's time range in ns (latest exclusive;
+	// math.MaxInt64 = unbounded); generators read them.
+	earliest, latest int64
+	// heldRows/heldBytes count what blocking operators hold, for Limits.
+	heldRows  int
+	heldBytes int64
+	ticks     int
+}
+
+func (c *execCtx) timeBound(s *sTime) (int64, bool) {
+	b, ok := c.bounds[s]
+	return b, ok
+}
+
+// hold accounts rows kept by a blocking operator.
+func (c *execCtx) hold(r *Row) error {
+	c.heldRows++
+	if c.limits.MaxRows > 0 && c.heldRows > c.limits.MaxRows {
+		return fmt.Errorf("%w: more than %d rows held by blocking commands (Limits.MaxRows)", ErrLimit, c.limits.MaxRows)
+	}
+	if c.limits.MaxMemoryBytes > 0 {
+		c.heldBytes += r.size()
+		if c.heldBytes > c.limits.MaxMemoryBytes {
+			return fmt.Errorf("%w: blocking commands hold more than %d bytes (Limits.MaxMemoryBytes)", ErrLimit, c.limits.MaxMemoryBytes)
+		}
+	}
+	return nil
+}
+
+// check polls for cancellation every few hundred rows.
+func (c *execCtx) check() error {
+	c.ticks++
+	if c.ticks&255 != 0 {
+		return nil
+	}
+	return c.ctxErr()
+}
+
+func (c *execCtx) ctxErr() error {
+	if err := c.ctx.Err(); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && c.limits.MaxDuration > 0 {
+			return fmt.Errorf("%w: search ran longer than %s (Limits.MaxDuration)", ErrLimit, c.limits.MaxDuration)
+		}
+		return fmt.Errorf("spl: search stopped: %w", err)
+	}
+	return nil
+}
+
+// run holds what one query needs while it executes.
+type run struct {
+	q        *Query
+	c        *execCtx
+	head     proc
+	earliest int64 // ns, inclusive; 0 = unbounded
+	latest   int64 // ns, exclusive; math.MaxInt64 = unbounded
+	done     bool
+	err      error
+}
+
+func newRun(ctx context.Context, q *Query, env Env, sink proc) (*run, error) {
+	now := env.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	loc := env.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	c := &execCtx{ctx: ctx, now: now, loc: loc, limits: env.Limits, risk: env.Risk, bounds: map[*sTime]int64{}}
+	r := &run{q: q, c: c, earliest: 0, latest: math.MaxInt64}
+	// Env bounds first, then the query's own modifiers override them.
+	if env.Earliest != "" {
+		t, err := timefmt.ParseModifier(env.Earliest, now, loc)
+		if err != nil {
+			return nil, fmt.Errorf("spl: earliest: %w", err)
+		}
+		if !t.IsZero() {
+			r.earliest = t.UnixNano()
+		}
+	}
+	if env.Latest != "" {
+		t, err := timefmt.ParseModifier(env.Latest, now, loc)
+		if err != nil {
+			return nil, fmt.Errorf("spl: latest: %w", err)
+		}
+		if !t.IsZero() {
+			r.latest = t.UnixNano()
+		}
+	}
+	if err := resolveTimes(q, c, now, loc); err != nil {
+		return nil, err
+	}
+	for _, s := range q.times {
+		b, ok := c.bounds[s]
+		if !ok {
+			continue
+		}
+		if s.isLatest() {
+			r.latest = b
+		} else {
+			r.earliest = b
+		}
+	}
+	next := sink
+	for i := len(q.cmds) - 1; i >= 0; i-- {
+		next = q.cmds[i].start(c, next)
+	}
+	r.head = next
+	c.earliest, c.latest = r.earliest, r.latest
+	return r, nil
+}
+
+// resolveTimes turns every inline time modifier of the query into a bound.
+func resolveTimes(q *Query, c *execCtx, now time.Time, loc *time.Location) error {
+	var walk func(x sexpr) error
+	walk = func(x sexpr) error {
+		switch n := x.(type) {
+		case sAnd:
+			for _, y := range n {
+				if err := walk(y); err != nil {
+					return err
+				}
+			}
+		case sOr:
+			for _, y := range n {
+				if err := walk(y); err != nil {
+					return err
+				}
+			}
+		case sNot:
+			return walk(n.x)
+		case *sTime:
+			b, ok, err := timeModifier(n, now, loc)
+			if err != nil {
+				return err
+			}
+			if ok {
+				c.bounds[n] = b
+			}
+		}
+		return nil
+	}
+	if q.base != nil {
+		if err := walk(q.base); err != nil {
+			return err
+		}
+	}
+	for _, cmd := range q.cmds {
+		if s, ok := cmd.(*searchCmd); ok {
+			if err := walk(s.x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func timeModifier(s *sTime, now time.Time, loc *time.Location) (int64, bool, error) {
+	var unit time.Duration
+	switch s.key {
+	case "earliest", "latest":
+		t, err := timefmt.ParseModifier(s.mod, now, loc)
+		if err != nil {
+			return 0, false, fmt.Errorf("spl: %s=%s: %w", s.key, s.mod, err)
+		}
+		if t.IsZero() {
+			return 0, false, nil
+		}
+		return t.UnixNano(), true, nil
+	case "starthoursago", "endhoursago":
+		unit = time.Hour
+	case "startminutesago", "endminutesago":
+		unit = time.Minute
+	case "startdaysago", "enddaysago":
+		unit = 24 * time.Hour
+	}
+	f, ok := ParseNum(s.mod)
+	if !ok {
+		return 0, false, fmt.Errorf("spl: %s=%s: not a number", s.key, s.mod)
+	}
+	return now.Add(-time.Duration(f * float64(unit))).UnixNano(), true, nil
+}
+
+// pushRow sends one row through the query; false once the query is finished.
+func (r *run) pushRow(row *Row) bool {
+	if r.done {
+		return false
+	}
+	if err := r.c.check(); err != nil {
+		r.fail(err)
+		return false
+	}
+	if err := r.head.push(row); err != nil {
+		if errors.Is(err, errStop) {
+			r.done = true
+			return false
+		}
+		r.fail(err)
+		return false
+	}
+	return true
+}
+
+func (r *run) fail(err error) {
+	r.err = err
+	r.done = true
+}
+
+func (r *run) finish() error {
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.c.ctxErr(); err != nil {
+		return err
+	}
+	if err := r.head.flush(); err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	return r.c.ctxErr()
+}
+
+// acceptsEvent applies the base search's time range and filter.
+func (r *run) acceptsEvent(ev *store.Event, row *Row) bool {
+	if ev.Time < r.earliest || ev.Time >= r.latest {
+		return false
+	}
+	return r.q.base == nil || r.q.base.match(row, r.c)
+}
+
+// eventRow builds the search-time row of a stored event.
+func eventRow(ev *store.Event, k Knowledge) Row {
+	r := Row{fields: make([]field, 0, 16+len(ev.Fields))}
+	r.fields = append(r.fields,
+		field{"_raw", Str(ev.Raw)},
+		field{"_time", Num(float64(ev.Time) / 1e9)},
+		field{"host", Str(ev.Host)},
+		field{"source", Str(ev.Source)},
+		field{"sourcetype", Str(ev.Sourcetype)},
+		field{"index", Str(ev.Index)},
+	)
+	if ev.Received != 0 {
+		r.fields = append(r.fields, field{"_indextime", Num(float64(ev.Received / 1e9))})
+	}
+	for _, f := range ev.Fields {
+		r.Set(f.Name, Multi(f.Values))
+	}
+	if k != nil {
+		k.Extract(ev, &r)
+	}
+	return r
+}
+
+// storeLatest maps "unbounded" to the store's 0.
+func storeLatest(ns int64) int64 {
+	if ns == math.MaxInt64 {
+		return 0
+	}
+	return ns
+}
+
+// sink collects or forwards final rows.
+type sink struct {
+	c     *execCtx
+	emit  func(Row) error
+	names []string
+	seen  map[string]bool
+}
+
+func (s *sink) push(r *Row) error {
+	for _, f := range r.fields {
+		if !s.seen[f.name] {
+			s.seen[f.name] = true
+			s.names = append(s.names, f.name)
+		}
+	}
+	return s.emit(*r)
+}
+
+func (s *sink) flush() error { return nil }
+
+func withLimits(ctx context.Context, l Limits) (context.Context, context.CancelFunc) {
+	if l.MaxDuration > 0 {
+		return context.WithTimeout(ctx, l.MaxDuration)
+	}
+	return context.WithCancel(ctx)
+}
+
+// Run executes q and collects the result.
+func (q *Query) Run(ctx context.Context, env Env) (*Result, error) {
+	res := &Result{}
+	var s *sink
+	collect := func(r Row) error {
+		if env.Limits.MaxRows > 0 && len(res.Rows) >= env.Limits.MaxRows {
+			return fmt.Errorf("%w: result has more than %d rows (Limits.MaxRows)", ErrLimit, env.Limits.MaxRows)
+		}
+		res.Rows = append(res.Rows, r)
+		return nil
+	}
+	s, err := q.stream(ctx, env, collect)
+	if err != nil {
+		return nil, err
+	}
+	res.Fields = resultFields(q, s.names)
+	return res, nil
+}
+
+func resultFields(q *Query, seen []string) []string {
+	if q.tableFields == nil {
+		if seen == nil {
+			return []string{}
+		}
+		return seen
+	}
+	var out []string
+	have := map[string]bool{}
+	for _, p := range q.tableFields {
+		if strings.Contains(p, "*") {
+			for _, n := range seen {
+				if !have[n] && globMatch(p, n) {
+					have[n] = true
+					out = append(out, n)
+				}
+			}
+			continue
+		}
+		if !have[p] {
+			have[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Stream executes q and hands each final row to emit as soon as the
+// pipeline produces it (streaming pipelines emit during the scan).
+func (q *Query) Stream(ctx context.Context, env Env, emit func(Row) error) error {
+	_, err := q.stream(ctx, env, emit)
+	return err
+}
+
+func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sink, error) {
+	ctx, cancel := withLimits(ctx, env.Limits)
+	defer cancel()
+	s := &sink{emit: emit, seen: map[string]bool{}}
+	r, err := newRun(ctx, q, env, s)
+	if err != nil {
+		return nil, err
+	}
+	s.c = r.c
+	if q.gen != nil {
+		err := q.gen.generate(r.c, func(row *Row) error {
+			if !r.pushRow(row) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return nil, err
+		}
+		return s, r.finish()
+	}
+	if env.Events != nil {
+		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams}
+		err := env.Events.Scan(ctx, sq, func(ev *store.Event) error {
+			row := eventRow(ev, env.Knowledge)
+			if !r.acceptsEvent(ev, &row) {
+				return r.c.check()
+			}
+			if !r.pushRow(&row) {
+				return store.ErrStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			if cerr := r.c.ctxErr(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, fmt.Errorf("spl: scan: %w", err)
+		}
+	}
+	return s, r.finish()
+}
+
+// runRows feeds rows straight into q's pipeline, skipping the base search's
+// scan (tests and callers that already hold rows use it).
+func (q *Query) runRows(ctx context.Context, env Env, rows []Row) (*Result, error) {
+	res := &Result{}
+	s := &sink{seen: map[string]bool{}, emit: func(r Row) error { res.Rows = append(res.Rows, r); return nil }}
+	r, err := newRun(ctx, q, env, s)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		row := rows[i].Clone()
+		if t, ok := row.Get("_time").Number(); ok {
+			ns := int64(t * 1e9)
+			if ns < r.earliest || ns >= r.latest {
+				continue
+			}
+		}
+		if q.base != nil && !q.base.match(&row, r.c) {
+			continue
+		}
+		if !r.pushRow(&row) {
+			break
+		}
+	}
+	if err := r.finish(); err != nil {
+		return nil, err
+	}
+	res.Fields = resultFields(q, s.names)
+	return res, nil
+}
+
+// RunShared runs several queries over ONE scan of the store: the union of
+// their time ranges and streams is read once and every event is offered to
+// each query. Generating queries (from, makeresults) run on their own.
+// Results and errors are indexed like qs.
+func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
+	results := make([]*Result, len(qs))
+	errs := make([]error, len(qs))
+	ctx, cancel := withLimits(ctx, env.Limits)
+	defer cancel()
+	type member struct {
+		i   int
+		r   *run
+		s   *sink
+		res *Result
+	}
+	var ms []*member
+	earliest, latest := int64(math.MaxInt64), int64(0)
+	var streams []store.Stream
+	allStreams := false
+	for i, q := range qs {
+		if q == nil {
+			errs[i] = errors.New("spl: nil query")
+			continue
+		}
+		if q.gen != nil {
+			results[i], errs[i] = q.Run(ctx, env)
+			continue
+		}
+		m := &member{i: i, res: &Result{}}
+		lim := env.Limits.MaxRows
+		m.s = &sink{seen: map[string]bool{}, emit: func(r Row) error {
+			if lim > 0 && len(m.res.Rows) >= lim {
+				return fmt.Errorf("%w: result has more than %d rows (Limits.MaxRows)", ErrLimit, lim)
+			}
+			m.res.Rows = append(m.res.Rows, r)
+			return nil
+		}}
+		r, err := newRun(ctx, q, env, m.s)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		m.r = r
+		ms = append(ms, m)
+		earliest = min(earliest, r.earliest)
+		latest = max(latest, r.latest)
+		if q.streams == nil {
+			allStreams = true
+		}
+		for _, st := range q.streams {
+			dup := false
+			for _, have := range streams {
+				if have == st {
+					dup = true
+				}
+			}
+			if !dup {
+				streams = append(streams, st)
+			}
+		}
+	}
+	if len(ms) == 0 {
+		return results, errs
+	}
+	if allStreams {
+		streams = nil
+	}
+	if env.Events != nil {
+		sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams}
+		err := env.Events.Scan(ctx, sq, func(ev *store.Event) error {
+			row := eventRow(ev, env.Knowledge)
+			live := 0
+			for _, m := range ms {
+				if m.r.done {
+					continue
+				}
+				live++
+				if !m.r.acceptsEvent(ev, &row) {
+					if err := m.r.c.check(); err != nil {
+						m.r.fail(err)
+					}
+					continue
+				}
+				c := row.Clone()
+				m.r.pushRow(&c)
+			}
+			if live == 0 {
+				return store.ErrStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			for _, m := range ms {
+				if m.r.err == nil {
+					if cerr := m.r.c.ctxErr(); cerr != nil {
+						m.r.err = cerr
+					} else {
+						m.r.err = fmt.Errorf("spl: scan: %w", err)
+					}
+				}
+			}
+		}
+	}
+	for _, m := range ms {
+		if err := m.r.finish(); err != nil {
+			errs[m.i] = err
+			continue
+		}
+		m.res.Fields = resultFields(m.r.q, m.s.names)
+		results[m.i] = m.res
+	}
+	return results, errs
+}

@@ -1,0 +1,257 @@
+package spl
+
+import (
+	"fmt"
+	"strings"
+)
+
+type tokKind uint8
+
+const (
+	tEOF tokKind = iota
+	tWord
+	tString // double-quoted, unescaped
+	tField  // single-quoted field name (eval mode)
+	tNum    // number literal (eval mode)
+	tOp
+)
+
+type token struct {
+	k   tokKind
+	s   string
+	pos int // byte offset in the expanded query
+}
+
+func (t token) String() string {
+	switch t.k {
+	case tEOF:
+		return "end of command"
+	case tString:
+		return fmt.Sprintf("%q", t.s)
+	case tField:
+		return "'" + t.s + "'"
+	}
+	return fmt.Sprintf("%q", t.s)
+}
+
+func (t token) is(op string) bool { return t.k == tOp && t.s == op }
+
+// isKw reports whether t is the bare word kw (case-insensitive).
+func (t token) isKw(kw string) bool { return t.k == tWord && strings.EqualFold(t.s, kw) }
+
+// ParseError reports a syntax problem with its byte offset in the query after
+// macro expansion.
+type ParseError struct {
+	Pos int
+	Tok string
+	Msg string
+}
+
+func (e *ParseError) Error() string {
+	if e.Tok != "" {
+		return fmt.Sprintf("spl: position %d near %s: %s", e.Pos, e.Tok, e.Msg)
+	}
+	return fmt.Sprintf("spl: position %d: %s", e.Pos, e.Msg)
+}
+
+func errAt(t token, format string, args ...any) error {
+	return &ParseError{Pos: t.pos, Tok: t.String(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// segment is one command of the pipeline: its text and where it starts.
+type segment struct {
+	text string
+	pos  int
+}
+
+// splitPipes cuts the query at top-level pipes, honouring double quotes and
+// backslash escapes (SPL allows `\|` in unquoted terms).
+func splitPipes(q string) ([]segment, error) {
+	var segs []segment
+	start := 0
+	inQ := false
+	qStart := 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\\' && i+1 < len(q):
+			i++
+		case c == '"':
+			if !inQ {
+				qStart = i
+			}
+			inQ = !inQ
+		case c == '|' && !inQ:
+			segs = append(segs, segment{q[start:i], start})
+			start = i + 1
+		}
+	}
+	if inQ {
+		return nil, &ParseError{Pos: qStart, Msg: "unterminated quoted string"}
+	}
+	segs = append(segs, segment{q[start:], start})
+	return segs, nil
+}
+
+type lexMode uint8
+
+const (
+	modeArgs lexMode = iota // search terms and command arguments
+	modeEval                // eval/where expressions
+)
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// lex tokenizes one command's text.
+func lex(s string, base int, mode lexMode) ([]token, error) {
+	var toks []token
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if isSpace(c) {
+			i++
+			continue
+		}
+		start := i
+		switch {
+		case c == '"':
+			str, n, err := lexQuoted(s[i:], '"')
+			if err != nil {
+				return nil, &ParseError{Pos: base + i, Msg: err.Error()}
+			}
+			toks = append(toks, token{tString, str, base + start})
+			i += n
+			continue
+		case mode == modeEval && c == '\'':
+			str, n, err := lexQuoted(s[i:], '\'')
+			if err != nil {
+				return nil, &ParseError{Pos: base + i, Msg: err.Error()}
+			}
+			toks = append(toks, token{tField, str, base + start})
+			i += n
+			continue
+		case c == '(' || c == ')' || c == ',':
+			toks = append(toks, token{tOp, string(c), base + i})
+			i++
+			continue
+		case c == '=' || c == '<' || c == '>' || (c == '!' && i+1 < len(s) && s[i+1] == '='):
+			op := string(c)
+			if i+1 < len(s) && s[i+1] == '=' {
+				op += "="
+			}
+			toks = append(toks, token{tOp, op, base + i})
+			i += len(op)
+			continue
+		}
+		if mode == modeEval {
+			switch {
+			case strings.IndexByte("+-*/%.", c) >= 0 && !(c == '.' && i+1 < len(s) && isDigit(s[i+1]) && (i == 0 || !isIdent(s[i-1]))):
+				toks = append(toks, token{tOp, string(c), base + i})
+				i++
+			case isDigit(c) || c == '.':
+				j := i
+				for j < len(s) && (isDigit(s[j]) || s[j] == '.') {
+					j++
+				}
+				if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+					k := j + 1
+					if k < len(s) && (s[k] == '+' || s[k] == '-') {
+						k++
+					}
+					if k < len(s) && isDigit(s[k]) {
+						j = k
+						for j < len(s) && isDigit(s[j]) {
+							j++
+						}
+					}
+				}
+				toks = append(toks, token{tNum, s[i:j], base + i})
+				i = j
+			case isIdentStart(c):
+				j := i
+				for j < len(s) && isIdent(s[j]) {
+					j++
+				}
+				toks = append(toks, token{tWord, s[i:j], base + i})
+				i = j
+			default:
+				return nil, &ParseError{Pos: base + i, Tok: fmt.Sprintf("%q", string(c)), Msg: "unexpected character"}
+			}
+			continue
+		}
+		// Args mode: a word runs to whitespace or a structural character.
+		var b strings.Builder
+		j := i
+	word:
+		for j < len(s) {
+			c := s[j]
+			switch {
+			case isSpace(c) || c == '(' || c == ')' || c == ',' || c == '"' || c == '=' || c == '<' || c == '>':
+				break word
+			case c == '!' && j+1 < len(s) && s[j+1] == '=':
+				break word
+			case c == '\\' && j+1 < len(s) && (s[j+1] == '|' || s[j+1] == '\\' || s[j+1] == '"' || s[j+1] == '=' || s[j+1] == '(' || s[j+1] == ')'):
+				b.WriteByte(s[j+1])
+				j += 2
+				continue
+			}
+			b.WriteByte(c)
+			j++
+		}
+		toks = append(toks, token{tWord, b.String(), base + i})
+		i = j
+	}
+	toks = append(toks, token{tEOF, "", base + len(s)})
+	return toks, nil
+}
+
+// lexQuoted reads a quoted string starting at s[0]==q. Inside quotes SPL
+// expands only \" and \\; every other backslash sequence is kept verbatim so
+// regexes such as "\|\s+" reach rex untouched.
+func lexQuoted(s string, q byte) (string, int, error) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) && (s[i+1] == q || s[i+1] == '\\') {
+			b.WriteByte(s[i+1])
+			i++
+			continue
+		}
+		if c == q {
+			return b.String(), i + 1, nil
+		}
+		b.WriteByte(c)
+	}
+	return "", 0, fmt.Errorf("unterminated quoted string")
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isIdentStart(c byte) bool {
+	return c == '_' || c == '@' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+func isIdent(c byte) bool { return isIdentStart(c) || isDigit(c) }
+
+// tokStream is a cursor over tokens.
+type tokStream struct {
+	toks []token
+	i    int
+}
+
+func (ts *tokStream) peek() token  { return ts.toks[ts.i] }
+func (ts *tokStream) peek2() token { return ts.toks[min(ts.i+1, len(ts.toks)-1)] }
+func (ts *tokStream) next() token {
+	t := ts.toks[ts.i]
+	if t.k != tEOF {
+		ts.i++
+	}
+	return t
+}
+func (ts *tokStream) eof() bool { return ts.peek().k == tEOF }
+
+func (ts *tokStream) expectOp(op string) (token, error) {
+	t := ts.next()
+	if !t.is(op) {
+		return t, errAt(t, "expected %q", op)
+	}
+	return t, nil
+}
