@@ -1,0 +1,223 @@
+// Package api is hecrisk's REST API on the API address: risk events, risk objects, notables,
+// detections with their schedule, manual dispatch, the run ledger, and Splunk's
+// /services/search/jobs/export. It reads the store and reaches search and dispatch through small
+// interfaces (Deps) so it imports neither the detections nor the scheduler package; cmd wires
+// them. docs/openapi.yaml describes every route.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hecrisk/hecrisk/store"
+)
+
+// Store is what the API reads; *store.Store is one.
+type Store interface {
+	QueryRisk(ctx context.Context, q store.RiskQuery) ([]store.RiskEvent, string, error)
+	ScanRisk(ctx context.Context, earliest, latest int64, fn func(*store.RiskEvent) error) error
+	QueryNotables(ctx context.Context, earliest, latest int64, limit int, cursor string) ([]store.Notable, string, error)
+	Runs(ctx context.Context, detection string, limit int) ([]store.Run, error)
+}
+
+// Searcher runs ad-hoc SPL for the export endpoint. earliest and latest are Splunk time
+// modifiers ("" = none). emit receives each result row with the column order; it must not keep
+// the map. An error in the search text should implement PositionError.
+type Searcher interface {
+	Search(ctx context.Context, spl, earliest, latest string, emit func(fields []string, values map[string][]string) error) error
+}
+
+// PositionError is a search error that knows the offset in the search text where it occurred.
+type PositionError interface {
+	error
+	Position() int
+}
+
+// Detections lists detections with their schedule and dispatches one manually.
+// scheduler/apiadapter adapts *scheduler.Scheduler to it.
+type Detections interface {
+	ListDetections(ctx context.Context) ([]Detection, error)
+	// DispatchDetection runs idOrName for the slot at; an unknown detection is ErrNotFound.
+	DispatchDetection(ctx context.Context, idOrName string, at time.Time, dryRun bool) (DispatchResult, error)
+}
+
+// ErrNotFound marks unknown detections (and other missing things) for a 404 answer.
+var ErrNotFound = errors.New("not found")
+
+// Detection is one detection as GET /api/v1/detections shows it.
+type Detection struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	SearchName     string     `json:"search_name"`
+	Type           string     `json:"type"`
+	CronSchedule   string     `json:"cron_schedule"`
+	EarliestTime   string     `json:"earliest_time"`
+	LatestTime     string     `json:"latest_time"`
+	ScheduleWindow string     `json:"schedule_window"`
+	Enabled        bool       `json:"enabled"`
+	ScheduleError  string     `json:"schedule_error,omitempty"`
+	NextSlot       *time.Time `json:"next_scheduled_time,omitempty"`
+	NextDispatch   *time.Time `json:"next_dispatch_time,omitempty"`
+	Pending        int        `json:"pending_slots"`
+	Running        bool       `json:"running"`
+	LastRun        *Run       `json:"last_run,omitempty"`
+	LastStatus     string     `json:"last_status,omitempty"`
+}
+
+// Run is one ledger entry.
+type Run struct {
+	SID          string    `json:"sid"`
+	Detection    string    `json:"detection"`
+	Slot         time.Time `json:"scheduled_time"`
+	Dispatched   time.Time `json:"dispatch_time"`
+	Earliest     time.Time `json:"earliest_time"`
+	Latest       time.Time `json:"latest_time"`
+	Status       string    `json:"status"`
+	Manual       bool      `json:"manual"`
+	DurationSecs float64   `json:"duration_seconds"`
+	Rows         int       `json:"result_count"`
+	RiskEvents   int       `json:"risk_event_count"`
+	Error        string    `json:"error,omitempty"`
+}
+
+// RunFromStore converts a ledger entry to its API form.
+func RunFromStore(r store.Run) Run {
+	return Run{
+		SID: r.ID, Detection: r.Detection, Slot: nsTime(r.Slot), Dispatched: nsTime(r.Dispatched),
+		Earliest: nsTime(r.Earliest), Latest: nsTime(r.Latest), Status: r.Status, Manual: r.Manual,
+		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error,
+	}
+}
+
+func nsTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// DispatchResult is the outcome of a manual dispatch.
+type DispatchResult struct {
+	SID          string                `json:"sid"`
+	Detection    string                `json:"detection"`
+	SearchName   string                `json:"search_name"`
+	Slot         time.Time             `json:"scheduled_time"`
+	Earliest     time.Time             `json:"earliest_time"`
+	Latest       time.Time             `json:"latest_time"`
+	DryRun       bool                  `json:"dry_run"`
+	Status       string                `json:"status"`
+	Error        string                `json:"error,omitempty"`
+	Fields       []string              `json:"fields"`
+	Results      []map[string][]string `json:"results"`
+	ResultCount  int                   `json:"result_count"`
+	Suppressed   int                   `json:"suppressed_count"`
+	RiskEvents   []RiskEvent           `json:"risk_events"`
+	RiskCount    int                   `json:"risk_event_count"`
+	DurationSecs float64               `json:"duration_seconds"`
+}
+
+// Deps are the API's collaborators. A nil Searcher or Detections turns its routes into 501.
+type Deps struct {
+	Store      Store
+	Searcher   Searcher
+	Detections Detections
+	// APIToken is accepted as "Authorization: Bearer <t>", "Authorization: Splunk <t>" or the
+	// hecrisk_session cookie. Empty rejects every request: the API never runs open by accident.
+	APIToken string
+	// Loc is the zone of time modifier snapping (@d) in query parameters; default UTC.
+	Loc *time.Location
+	// Now defaults to time.Now; tests pin it.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// SessionCookie is the cookie the web console sets to the API token.
+const SessionCookie = "hecrisk_session"
+
+type server struct {
+	d   Deps
+	log *slog.Logger
+}
+
+// Register adds the API routes to r.
+func Register(r fiber.Router, deps Deps) {
+	if deps.Loc == nil {
+		deps.Loc = time.UTC
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{d: deps, log: deps.Logger.With("component", "api")}
+	api := s.auth(false)
+	r.Get("/api/v1/risk/events", api, s.riskEvents)
+	r.Get("/api/v1/risk/objects", api, s.riskObjects)
+	r.Get("/api/v1/risk/notables", api, s.notables)
+	r.Get("/api/v1/detections", api, s.detections)
+	r.Post("/api/v1/detections/:id/dispatch", api, s.dispatch)
+	r.Get("/api/v1/runs", api, s.runs)
+	splunk := s.auth(true)
+	r.Get("/services/search/jobs/export", splunk, s.export)
+	r.Post("/services/search/jobs/export", splunk, s.export)
+}
+
+// auth accepts the token from the Authorization header (Bearer or Splunk scheme) or the session
+// cookie. Splunk's own endpoints answer in Splunk's message format.
+func (s *server) auth(splunkStyle bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		tok := ""
+		if h := c.Get(fiber.HeaderAuthorization); h != "" {
+			scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+			if ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Splunk")) {
+				tok = strings.TrimSpace(rest)
+			}
+		} else {
+			tok = c.Cookies(SessionCookie)
+		}
+		if s.d.APIToken != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.d.APIToken)) == 1 {
+			return c.Next()
+		}
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hecrisk"`)
+		if splunkStyle {
+			return splunkError(c, fiber.StatusUnauthorized, "WARN", "call not properly authenticated")
+		}
+		return apiError(c, fiber.StatusUnauthorized, "unauthorized", "missing or invalid API token (Authorization: Bearer <token> or Splunk <token>)")
+	}
+}
+
+// Error is the body of every /api/v1 error answer.
+type Error struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail holds a stable machine code and a human message.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func apiError(c *fiber.Ctx, status int, code, msg string) error {
+	return writeJSON(c.Status(status), Error{ErrorDetail{Code: code, Message: msg}})
+}
+
+// splunkError answers like splunkd's REST API: {"messages":[{"type":..,"text":..}]}.
+func splunkError(c *fiber.Ctx, status int, typ, text string) error {
+	return writeJSON(c.Status(status), splunkMessages{Messages: []splunkMessage{{Type: typ, Text: text}}})
+}
+
+type splunkMessages struct {
+	Messages []splunkMessage `json:"messages"`
+}
+
+type splunkMessage struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}

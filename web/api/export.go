@@ -1,0 +1,241 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/segmentio/encoding/json"
+)
+
+// exportChunk is rendered output (or the final error) handed from the search goroutine to the
+// response writer.
+type exportChunk struct {
+	data []byte
+	err  error
+	done bool
+}
+
+// export is Splunk's /services/search/jobs/export: it runs the search and streams results as
+// they come, one {"preview":false,"offset":N,"result":{...}} object per line (output_mode=json)
+// or CSV with a header (output_mode=csv).
+func (s *server) export(c *fiber.Ctx) error {
+	if s.d.Searcher == nil {
+		return splunkError(c, fiber.StatusNotImplemented, "FATAL", "search is not available on this server")
+	}
+	search := strings.TrimSpace(formOrQuery(c, "search"))
+	mode := strings.ToLower(formOrQuery(c, "output_mode"))
+	if mode == "" {
+		mode = "json"
+	}
+	if mode != "json" && mode != "csv" {
+		return splunkError(c, fiber.StatusBadRequest, "FATAL", fmt.Sprintf("output_mode %q is not supported (json, csv)", mode))
+	}
+	if search == "" {
+		return splunkError(c, fiber.StatusBadRequest, "FATAL", "Empty search.")
+	}
+	// splunkd wants the search command spelled out ("search ..." or a generating "| ...").
+	if !strings.HasPrefix(search, "|") && !hasSearchPrefix(search) {
+		word, _, _ := strings.Cut(search, " ")
+		return splunkError(c, fiber.StatusBadRequest, "FATAL",
+			fmt.Sprintf("Unknown search command '%s'. A search must start with \"search \" or \"|\".", strings.ToLower(word)))
+	}
+	earliest, latest := formOrQuery(c, "earliest_time"), formOrQuery(c, "latest_time")
+
+	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
+	ch := make(chan exportChunk, 64)
+	go func() {
+		var enc exportEncoder
+		if mode == "csv" {
+			enc = &csvEncoder{}
+		} else {
+			enc = &jsonEncoder{}
+		}
+		err := s.d.Searcher.Search(ctx, search, earliest, latest, func(fields []string, values map[string][]string) error {
+			b, err := enc.row(fields, values)
+			if err != nil {
+				return err
+			}
+			select {
+			case ch <- exportChunk{data: b}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		tail := enc.end()
+		ch <- exportChunk{data: tail, err: err, done: true}
+	}()
+
+	// Wait for the first chunk: a search that fails before producing anything (a syntax error)
+	// gets a proper error status instead of a 200 with an error line.
+	first := <-ch
+	if first.done && first.err != nil {
+		cancel()
+		var pe PositionError
+		text := first.err.Error()
+		if errors.As(first.err, &pe) {
+			text = fmt.Sprintf("Error in search at position %d: %s", pe.Position(), text)
+		}
+		s.log.Info("export search failed", "err", first.err)
+		return splunkError(c, fiber.StatusBadRequest, "FATAL", text)
+	}
+	if mode == "csv" {
+		c.Set(fiber.HeaderContentType, "text/csv; charset=UTF-8")
+	} else {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	}
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		chunk := first
+		for {
+			if len(chunk.data) > 0 {
+				if _, err := w.Write(chunk.data); err != nil {
+					break
+				}
+			}
+			if chunk.done {
+				if chunk.err != nil {
+					s.log.Warn("export search failed mid-stream", "err", chunk.err)
+					if mode == "json" {
+						b, _ := json.Marshal(splunkMessages{Messages: []splunkMessage{{Type: "FATAL", Text: chunk.err.Error()}}})
+						_, _ = w.Write(append(b, '\n'))
+					}
+				}
+				_ = w.Flush()
+				return
+			}
+			if len(ch) == 0 {
+				// Nothing queued: push what we have so clients see results as they come.
+				if err := w.Flush(); err != nil {
+					break
+				}
+			}
+			chunk = <-ch
+		}
+		// The client went away: stop the search and let the goroutine finish.
+		cancel()
+		for c := range ch {
+			if c.done {
+				return
+			}
+		}
+	})
+	return nil
+}
+
+func hasSearchPrefix(s string) bool {
+	if len(s) < 7 || !strings.EqualFold(s[:6], "search") {
+		return false
+	}
+	return s[6] == ' ' || s[6] == '\t' || s[6] == '\n' || s[6] == '\r'
+}
+
+type exportEncoder interface {
+	row(fields []string, values map[string][]string) ([]byte, error)
+	end() []byte
+}
+
+// jsonEncoder writes Splunk's export JSON: single values as strings, multivalue as arrays,
+// fields in result column order. The newest row is held back so the final one can carry
+// "lastrow":true as splunkd's does.
+type jsonEncoder struct {
+	offset int
+	last   []byte // encoded "result" object of the held row
+}
+
+func (e *jsonEncoder) row(fields []string, values map[string][]string) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	n := 0
+	for _, f := range fields {
+		vs, ok := values[f]
+		if !ok || len(vs) == 0 {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		k, err := json.Marshal(f)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		var v []byte
+		if len(vs) == 1 {
+			v, err = json.Marshal(vs[0])
+		} else {
+			v, err = json.Marshal(vs)
+		}
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	var out []byte
+	if e.last != nil {
+		out = e.line(false)
+	}
+	e.last = b.Bytes()
+	return out, nil
+}
+
+func (e *jsonEncoder) line(last bool) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"preview":false,"offset":`)
+	b.WriteString(strconv.Itoa(e.offset))
+	if last {
+		b.WriteString(`,"lastrow":true`)
+	}
+	b.WriteString(`,"result":`)
+	b.Write(e.last)
+	b.WriteString("}\n")
+	e.offset++
+	return b.Bytes()
+}
+
+func (e *jsonEncoder) end() []byte {
+	if e.last == nil {
+		return nil
+	}
+	return e.line(true)
+}
+
+// csvEncoder writes the header from the first row's columns; multivalue cells join with a
+// newline as Splunk's CSV export does.
+type csvEncoder struct {
+	header []string
+	buf    bytes.Buffer
+	w      *csv.Writer
+}
+
+func (e *csvEncoder) row(fields []string, values map[string][]string) ([]byte, error) {
+	e.buf.Reset()
+	if e.w == nil {
+		e.w = csv.NewWriter(&e.buf)
+		e.header = append([]string(nil), fields...)
+		if err := e.w.Write(e.header); err != nil {
+			return nil, err
+		}
+	}
+	rec := make([]string, len(e.header))
+	for i, f := range e.header {
+		rec[i] = strings.Join(values[f], "\n")
+	}
+	if err := e.w.Write(rec); err != nil {
+		return nil, err
+	}
+	e.w.Flush()
+	return bytes.Clone(e.buf.Bytes()), e.w.Error()
+}
+
+func (e *csvEncoder) end() []byte { return nil }
