@@ -99,9 +99,11 @@ func (d *Detection) SavedSearchName() string { return "ESCU - " + d.Name + " - R
 
 // FilterMacroName is the name contentctl gives the detection's trailing filter macro
 // (name lower-cased, spaces, dashes, dots and slashes turned into underscores, "_filter").
-func (d *Detection) FilterMacroName() string {
+func (d *Detection) FilterMacroName() string { return d.slug() + "_filter" }
+
+func (d *Detection) slug() string {
 	r := strings.NewReplacer(" ", "_", "-", "_", ".", "_", "/", "_")
-	return r.Replace(strings.ToLower(d.Name)) + "_filter"
+	return r.Replace(strings.ToLower(d.Name))
 }
 
 // MacroRefs lists the macro names the search references, in order of first use.

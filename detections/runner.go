@@ -1,0 +1,281 @@
+package detections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/timefmt"
+)
+
+// RunnerOptions configures NewRunner.
+type RunnerOptions struct {
+	Store     *store.Store
+	Knowledge spl.Knowledge
+	// Macros expands the searches' macros; nil builds them from Catalog.Macros().
+	Macros spl.Macros
+	// Catalog supplies ATT&CK tactics and, when Macros is nil, the macros.
+	Catalog *Catalog
+	// Loc is the zone of time modifier snapping (@d) and strftime; nil means UTC.
+	Loc      *time.Location
+	Limits   spl.Limits
+	Incident IncidentOptions
+	Logger   *slog.Logger
+}
+
+// RunResult is the outcome of one detection at one slot.
+type RunResult struct {
+	Detection *Detection
+	SID       string
+	Earliest  time.Time
+	Latest    time.Time
+	Fields    []string
+	Rows      []spl.Row
+	// Suppressed counts rows dropped by alert.suppress.
+	Suppressed int
+	Risk       []store.RiskEvent
+	Err        error
+}
+
+// Runner runs detections for schedule slots and evaluates the risk incident rules.
+type Runner struct {
+	opts     RunnerOptions
+	log      *slog.Logger
+	macros   spl.Macros
+	throttle *throttle
+
+	mu     sync.Mutex
+	parsed map[*Detection]parsedQuery
+}
+
+type parsedQuery struct {
+	search string
+	q      *spl.Query
+	err    error
+}
+
+// NewRunner builds a Runner.
+func NewRunner(opts RunnerOptions) *Runner {
+	if opts.Loc == nil {
+		opts.Loc = time.UTC
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{opts: opts, log: log, throttle: newThrottle(), parsed: map[*Detection]parsedQuery{}}
+	r.macros = opts.Macros
+	if r.macros == nil {
+		ms := spl.NewMacroSet()
+		if opts.Catalog != nil {
+			for _, m := range opts.Catalog.Macros() {
+				ms.Add(m.Name, m.Definition, m.Args)
+			}
+		}
+		r.macros = ms
+	}
+	return r
+}
+
+// Prepare parses the searches of ds (once per detection); the errors name the detection, so
+// a broken search shows up at load time rather than at its first slot.
+func (r *Runner) Prepare(ds []*Detection) []error {
+	var errs []error
+	for _, d := range ds {
+		if _, err := r.query(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+func (r *Runner) query(d *Detection) (*spl.Query, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.parsed[d]; ok && p.search == d.Search {
+		return p.q, p.err
+	}
+	q, err := spl.Parse(d.Search, r.macros)
+	if err != nil {
+		err = fmt.Errorf("detection %q (%s): parse search: %w", d.Name, d.Source, err)
+	}
+	r.parsed[d] = parsedQuery{search: d.Search, q: q, err: err}
+	return q, err
+}
+
+// DefaultSID is the search id of a scheduled run, shaped like Splunk's scheduler ids.
+func DefaultSID(d *Detection, slot time.Time) string {
+	return fmt.Sprintf("scheduler__hecrisk__%s_at_%d", d.slug(), slot.Unix())
+}
+
+type window struct{ earliest, latest string }
+
+// RunSlot runs ds for the scheduled time slot. Each detection's window comes from its
+// dispatch times resolved against the slot (never the wall clock); detections with the same
+// window share one store scan. Unless dryRun, risk events replace those of an earlier run of
+// the same detection and slot. runID may be nil (DefaultSID).
+func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, runID func(*Detection) string, dryRun bool) []RunResult {
+	if runID == nil {
+		runID = func(d *Detection) string { return DefaultSID(d, slot) }
+	}
+	results := make([]RunResult, len(ds))
+	groups := map[window][]int{}
+	var order []window
+	for i, d := range ds {
+		res := &results[i]
+		res.Detection = d
+		res.SID = runID(d)
+		e, err1 := timefmt.ParseModifier(d.Earliest, slot, r.opts.Loc)
+		l, err2 := timefmt.ParseModifier(d.Latest, slot, r.opts.Loc)
+		if err := errors.Join(err1, err2); err != nil {
+			res.Err = fmt.Errorf("detection %q: dispatch window: %w", d.Name, err)
+			continue
+		}
+		res.Earliest, res.Latest = e, l
+		if _, err := r.query(d); err != nil {
+			res.Err = err
+			continue
+		}
+		w := window{d.Earliest, d.Latest}
+		if _, ok := groups[w]; !ok {
+			order = append(order, w)
+		}
+		groups[w] = append(groups[w], i)
+	}
+	for _, w := range order {
+		idx := groups[w]
+		qs := make([]*spl.Query, len(idx))
+		for j, i := range idx {
+			qs[j], _ = r.query(ds[i])
+		}
+		env := spl.Env{
+			Now:       slot,
+			Earliest:  w.earliest,
+			Latest:    w.latest,
+			Loc:       r.opts.Loc,
+			Events:    r.opts.Store,
+			Risk:      r.opts.Store,
+			Knowledge: r.opts.Knowledge,
+			Limits:    r.opts.Limits,
+		}
+		start := time.Now()
+		outs, errs := spl.RunShared(ctx, qs, env)
+		r.log.Debug("shared scan", "slot", slot, "earliest", w.earliest, "latest", w.latest, "detections", len(idx), "took", time.Since(start))
+		for j, i := range idx {
+			res := &results[i]
+			if j < len(errs) && errs[j] != nil {
+				res.Err = fmt.Errorf("detection %q: run: %w", ds[i].Name, errs[j])
+				continue
+			}
+			if j >= len(outs) || outs[j] == nil {
+				res.Err = fmt.Errorf("detection %q: run: no result", ds[i].Name)
+				continue
+			}
+			res.Fields, res.Rows = outs[j].Fields, outs[j].Rows
+		}
+	}
+	for i := range results {
+		res := &results[i]
+		if res.Err != nil {
+			r.log.Warn("detection failed", "detection", res.Detection.Name, "slot", slot, "err", res.Err)
+			continue
+		}
+		if err := r.emitRisk(ctx, slot, res, dryRun); err != nil {
+			res.Err = err
+			r.log.Warn("risk events not written", "detection", res.Detection.Name, "slot", slot, "err", err)
+		}
+	}
+	return results
+}
+
+func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, dryRun bool) error {
+	d := res.Detection
+	rows := make([][]store.Field, len(res.Rows))
+	for i := range res.Rows {
+		rows[i] = rowFields(&res.Rows[i])
+	}
+	rows, res.Suppressed = r.throttle.filter(d, slot, rows, dryRun)
+	info := RiskInfo{SID: res.SID, Now: slot}
+	if r.opts.Catalog != nil {
+		info.TacticIDs, info.Tactics = r.opts.Catalog.Tactics(d.Tags.MitreAttackID)
+	}
+	evs := buildRiskEvents(d, rows, info)
+	res.Risk = make([]store.RiskEvent, len(evs))
+	for i, ev := range evs {
+		res.Risk[i] = store.RiskEvent{
+			Time:                 ev.Time,
+			SearchName:           d.SavedSearchName(),
+			Slot:                 slot.UnixNano(),
+			RiskObject:           ev.RiskObject,
+			RiskObjectType:       ev.RiskObjectType,
+			NormalizedRiskObject: ev.NormalizedRiskObject,
+			RiskScore:            ev.RiskScore,
+			Fields:               ev.Fields,
+		}
+	}
+	r.log.Info("detection ran", "detection", d.Name, "slot", slot, "sid", res.SID, "rows", len(res.Rows),
+		"suppressed", res.Suppressed, "risk_events", len(res.Risk), "dry_run", dryRun)
+	if dryRun || r.opts.Store == nil {
+		return nil
+	}
+	// Written even when empty: a rerun that finds nothing must clear the slot's old events.
+	if err := r.opts.Store.ReplaceRiskEvents(ctx, d.SavedSearchName(), slot.UnixNano(), res.Risk); err != nil {
+		return fmt.Errorf("write risk events of %q at %s: %w", d.Name, slot.UTC().Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// rowFields copies a result row into store fields, in the row's field order.
+func rowFields(row *spl.Row) []store.Field {
+	names := row.Names()
+	out := make([]store.Field, 0, len(names))
+	for _, n := range names {
+		v := row.Get(n)
+		if v.IsNull() {
+			continue
+		}
+		out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
+	}
+	return out
+}
+
+// RunIncidentRules evaluates both risk incident rules at time at over the Risk store and
+// replaces their notables for that time.
+func (r *Runner) RunIncidentRules(ctx context.Context, at time.Time) error {
+	if r.opts.Incident.Disabled {
+		return nil
+	}
+	if r.opts.Store == nil {
+		return errors.New("risk incident rules: no store")
+	}
+	o := r.opts.Incident.withDefaults()
+	span := max(o.RiskWindow, o.TacticWindow)
+	var recs []riskRec
+	err := r.opts.Store.ScanRisk(ctx, at.Add(-span).UnixNano(), at.UnixNano(), func(ev *store.RiskEvent) error {
+		recs = append(recs, recFromFields(ev.Time, ev.RiskObject, ev.NormalizedRiskObject, ev.RiskObjectType, ev.RiskScore, ev.Fields))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("risk incident rules at %s: scan risk: %w", at.UTC().Format(time.RFC3339), err)
+	}
+	riskN, tacticN := evalIncidentRules(recs, at, o)
+	for _, rule := range []struct {
+		name string
+		ns   []notable
+	}{{RuleRiskThreshold, riskN}, {RuleTacticThreshold, tacticN}} {
+		out := make([]store.Notable, len(rule.ns))
+		for i, n := range rule.ns {
+			out[i] = store.Notable{Time: n.Time, Rule: n.Rule, Slot: n.Slot, Object: n.Object, ObjectType: n.ObjectType, Score: n.Score, Fields: n.Fields}
+		}
+		if err := r.opts.Store.ReplaceNotables(ctx, rule.name, at.UnixNano(), out); err != nil {
+			return fmt.Errorf("risk incident rule %q at %s: write notables: %w", rule.name, at.UTC().Format(time.RFC3339), err)
+		}
+		r.log.Info("risk incident rule ran", "rule", rule.name, "at", at, "risk_events", len(recs), "notables", len(out))
+	}
+	return nil
+}
