@@ -1,0 +1,265 @@
+package indextime
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hecrisk/hecrisk/store/conf"
+)
+
+type stanzaKind int
+
+// Ascending precedence: props.conf gives source:: over host:: over the sourcetype stanza.
+const (
+	kindDefault stanzaKind = iota
+	kindSourcetype
+	kindHost
+	kindSource
+)
+
+// setting is one props key with its compiled form.
+type setting struct {
+	kv       conf.KV
+	stanza   string
+	re       *regexp.Regexp
+	sed      *sedCmd
+	tr       []*transform
+	loc      *time.Location
+	n        int
+	boolean  bool
+	datetime string
+}
+
+type propStanza struct {
+	name     string
+	kind     stanzaKind
+	match    *regexp.Regexp // host:: and source:: patterns
+	priority int
+	settings map[string]*setting
+}
+
+// plan is the effective index-time configuration for one (sourcetype, source, host).
+type plan struct {
+	breaker    *regexp.Regexp
+	truncate   int
+	timePrefix *regexp.Regexp
+	lookahead  int
+	timeFormat string
+	loc        *time.Location
+	datetime   string
+	maxAgo     time.Duration
+	maxHence   time.Duration
+	seds       []*sedCmd
+	transforms []*transform
+}
+
+// keys hecrisk reads from props.conf at index time; everything else is search time or unsupported.
+func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, error) {
+	s := &setting{kv: kv, stanza: stanza}
+	v := strings.TrimSpace(kv.Value)
+	key := kv.Key
+	intVal := func() error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("props.conf [%s] %s: %q is not an integer (%s:%d)", stanza, key, v, kv.File, kv.Line)
+		}
+		s.n = n
+		return nil
+	}
+	switch {
+	case key == "LINE_BREAKER":
+		re, err := compileRegex("props.conf", stanza, key, v)
+		if err != nil {
+			return nil, false, err
+		}
+		if re.NumSubexp() == 0 {
+			return nil, false, fmt.Errorf("props.conf [%s] LINE_BREAKER: needs a capturing group (its text is the discarded delimiter): %q", stanza, v)
+		}
+		s.re = re
+	case key == "TIME_PREFIX":
+		re, err := compileRegex("props.conf", stanza, key, kv.Value)
+		if err != nil {
+			return nil, false, err
+		}
+		s.re = re
+	case key == "TRUNCATE", key == "MAX_TIMESTAMP_LOOKAHEAD", key == "MAX_DAYS_AGO", key == "MAX_DAYS_HENCE":
+		if err := intVal(); err != nil {
+			return nil, false, err
+		}
+	case key == "TIME_FORMAT":
+		s.datetime = kv.Value
+	case key == "TZ":
+		if v == "" {
+			return s, true, nil
+		}
+		loc, err := time.LoadLocation(v)
+		if err != nil {
+			return nil, false, fmt.Errorf("props.conf [%s] TZ: unknown time zone %q: %w", stanza, v, err)
+		}
+		s.loc = loc
+	case key == "DATETIME_CONFIG":
+		switch up := strings.ToUpper(v); {
+		case up == "CURRENT" || up == "NONE" || v == "":
+			s.datetime = up
+		default:
+			// A custom datetime.xml path: keep automatic recognition, which stands in for it.
+			p.warnOnce("DATETIME_CONFIG file is not supported; automatic timestamp recognition is used", stanza, key)
+		}
+	case key == "SHOULD_LINEMERGE":
+		b, err := conf.ParseBool(v)
+		if err != nil {
+			return nil, false, fmt.Errorf("props.conf [%s] SHOULD_LINEMERGE: %w", stanza, err)
+		}
+		s.boolean = b
+		if b {
+			p.warnOnce("SHOULD_LINEMERGE = true is not supported; events are broken by LINE_BREAKER only", stanza, key)
+		}
+	case strings.HasPrefix(key, "SEDCMD-"):
+		cmd, err := parseSed(stanza, key, kv.Value)
+		if err != nil {
+			return nil, false, err
+		}
+		s.sed = cmd
+	case strings.HasPrefix(key, "TRANSFORMS-"):
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			t, ok, err := p.transform(name)
+			if err != nil {
+				return nil, false, fmt.Errorf("props.conf [%s] %s: %w", stanza, key, err)
+			}
+			if ok {
+				s.tr = append(s.tr, t)
+			}
+		}
+	default:
+		return nil, false, nil
+	}
+	return s, true, nil
+}
+
+func (p *Pipeline) compileStanza(name string, kind stanzaKind, kvs map[string]conf.KV) (*propStanza, error) {
+	ps := &propStanza{name: name, kind: kind, settings: map[string]*setting{}}
+	for _, k := range conf.SortedKeys(kvs) {
+		s, ok, err := compileSetting(p, name, kvs[k])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ps.settings[k] = s
+		}
+	}
+	if kind == kindHost || kind == kindSource {
+		pattern := name[strings.Index(name, "::")+2:]
+		re, literal, err := compileSpecPattern(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("props.conf [%s]: invalid pattern: %w", name, err)
+		}
+		ps.match = re
+		// props.conf: a literal stanza defaults to priority 100, a pattern to 0.
+		if literal {
+			ps.priority = 100
+		}
+		if kv, ok := kvs["priority"]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(kv.Value))
+			if err != nil {
+				return nil, fmt.Errorf("props.conf [%s] priority: %q is not an integer", name, kv.Value)
+			}
+			ps.priority = n
+		}
+	}
+	return ps, nil
+}
+
+// resolve merges the stanzas that apply, lowest precedence first, key by key.
+func (p *Pipeline) resolve(sourcetype, source, host string) *plan {
+	var applied []*propStanza
+	if p.defaults != nil {
+		applied = append(applied, p.defaults)
+	}
+	if st, ok := p.sourcetypes[sourcetype]; ok {
+		applied = append(applied, st)
+	}
+	for _, group := range []struct {
+		list  []*propStanza
+		value string
+	}{{p.hosts, host}, {p.sources, source}} {
+		var hit []*propStanza
+		for _, ps := range group.list {
+			if ps.match.MatchString(group.value) {
+				hit = append(hit, ps)
+			}
+		}
+		// Within a type: higher priority wins; at equal priority the lower ASCII name wins.
+		// Sort so winners come last.
+		sort.SliceStable(hit, func(i, j int) bool {
+			if hit[i].priority != hit[j].priority {
+				return hit[i].priority < hit[j].priority
+			}
+			return hit[i].name > hit[j].name
+		})
+		applied = append(applied, hit...)
+	}
+	eff := map[string]*setting{}
+	for _, ps := range applied {
+		for k, s := range ps.settings {
+			eff[k] = s
+		}
+	}
+	pl := &plan{
+		breaker:   p.defaultBreaker,
+		truncate:  10000,
+		lookahead: 128,
+		loc:       p.defaultTZ,
+		maxAgo:    2000 * 24 * time.Hour,
+		maxHence:  2 * 24 * time.Hour,
+	}
+	if s := eff["LINE_BREAKER"]; s != nil {
+		pl.breaker = s.re
+	}
+	if s := eff["TRUNCATE"]; s != nil {
+		pl.truncate = s.n
+	}
+	if s := eff["TIME_PREFIX"]; s != nil {
+		pl.timePrefix = s.re
+	}
+	if s := eff["MAX_TIMESTAMP_LOOKAHEAD"]; s != nil {
+		pl.lookahead = s.n
+	}
+	if s := eff["TIME_FORMAT"]; s != nil {
+		pl.timeFormat = s.datetime
+	}
+	if s := eff["TZ"]; s != nil && s.loc != nil {
+		pl.loc = s.loc
+	}
+	if s := eff["DATETIME_CONFIG"]; s != nil {
+		pl.datetime = s.datetime
+	}
+	if s := eff["MAX_DAYS_AGO"]; s != nil {
+		pl.maxAgo = time.Duration(s.n) * 24 * time.Hour
+	}
+	if s := eff["MAX_DAYS_HENCE"]; s != nil {
+		pl.maxHence = time.Duration(s.n) * 24 * time.Hour
+	}
+	keys := make([]string, 0, len(eff))
+	for k := range eff {
+		keys = append(keys, k)
+	}
+	// Classes run in ASCII order of the class name, whichever stanza supplied them.
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch s := eff[k]; {
+		case s.sed != nil:
+			pl.seds = append(pl.seds, s.sed)
+		case strings.HasPrefix(k, "TRANSFORMS-"):
+			pl.transforms = append(pl.transforms, s.tr...)
+		}
+	}
+	return pl
+}
