@@ -39,7 +39,7 @@ type logLine struct {
 // readLines splits a log the way LINE_BREAKER = ([\r\n]+) does: every run of CR/LF ends an
 // event, so blank lines disappear. The "# source:" header of the issue-thread files is
 // provenance, not log text, and is skipped.
-func readLines(t *testing.T, path string) []logLine {
+func readLines(t testing.TB, path string) []logLine {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -1,0 +1,58 @@
+package knowledge
+
+import (
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/hecrisk/hecrisk/detections/spl"
+)
+
+// BenchmarkExtractServerLog measures the built-in knowledge over the ESCU server.log lines.
+func BenchmarkExtractServerLog(b *testing.B) {
+	path := filepath.Join(sharedDir(b, "samples", "escu-attack-data"), "server.log")
+	lines := readLines(b, path)
+	k := mustNew(b, Options{Builtin: true})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l := lines[i%len(lines)]
+		row := spl.Row{}
+		k.Extract(lineEvent(path, l.raw), &row)
+	}
+}
+
+// TestExtractConcurrent runs one Knowledge from several goroutines (the scheduler shares it);
+// run with -race to check the plan cache and the field-set pool.
+func TestExtractConcurrent(t *testing.T) {
+	path := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "server.log")
+	lines := readLines(t, path)
+	k := mustNew(t, Options{Builtin: true})
+	want := make([][]string, len(lines))
+	for i, l := range lines {
+		want[i] = render(extract(k, lineEvent(path, l.raw)))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := g; i < len(lines); i += 4 {
+				got := render(extract(k, lineEvent(path, lines[i].raw)))
+				if len(got) != len(want[i]) {
+					select {
+					case errs <- lines[i].raw:
+					default:
+					}
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for raw := range errs {
+		t.Errorf("concurrent extraction differs for %q", raw)
+	}
+}
