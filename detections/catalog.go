@@ -2,7 +2,6 @@ package detections
 
 import (
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 // packFS is hecrisk's built-in pack: the eight "Suspicious Ollama Activities" detections,
@@ -37,8 +38,10 @@ type CatalogOptions struct {
 	// `search` key is a detection, one with a `definition` key is a macro, others are skipped.
 	// A detection with the id or name of an already loaded one replaces it.
 	Dirs []string
-	// SavedSearches returns the savedsearches.conf stanza of a name (SavedSearchesFromConf
-	// builds it from conf layers); nil means no overrides.
+	// SavedSearchesConf is the layered savedsearches.conf (conf.Layers.Load); errors then
+	// carry the conf file and line.
+	SavedSearchesConf *conf.Config
+	// SavedSearches is an alternative source of stanzas (tests, other config front ends).
 	SavedSearches func(stanza string) (map[string]string, bool)
 	Logger        *slog.Logger
 }
@@ -70,6 +73,9 @@ func LoadCatalog(opts CatalogOptions) (*Catalog, []error) {
 	}
 	for _, dir := range opts.Dirs {
 		errs = append(errs, c.LoadDir(dir)...)
+	}
+	if opts.SavedSearchesConf != nil {
+		errs = append(errs, c.ApplySavedSearchesConf(opts.SavedSearchesConf)...)
 	}
 	if opts.SavedSearches != nil {
 		errs = append(errs, c.ApplySavedSearches(opts.SavedSearches)...)
@@ -248,6 +254,27 @@ func (c *Catalog) applyDeployment(d *Detection) {
 	d.Cron, d.Earliest, d.Latest, d.ScheduleWindow = dp.Cron, dp.Earliest, dp.Latest, dp.ScheduleWindow
 }
 
+// ApplySavedSearchesConf applies stanzas "ESCU - <name> - Rule" of a layered
+// savedsearches.conf; an error names the file and line of the bad value.
+func (c *Catalog) ApplySavedSearchesConf(cfg *conf.Config) []error {
+	var errs []error
+	for _, d := range c.dets {
+		kvs, ok := cfg.Stanza(d.SavedSearchName())
+		if !ok {
+			continue
+		}
+		vals := make(map[string]string, len(kvs))
+		for k, kv := range kvs {
+			vals[k] = kv.Value
+		}
+		for _, ke := range applyOverrides(d, vals) {
+			kv := kvs[ke.key]
+			errs = append(errs, fmt.Errorf("%s:%d: [%s] %s: %w", kv.File, kv.Line, d.SavedSearchName(), ke.key, ke.err))
+		}
+	}
+	return errs
+}
+
 // ApplySavedSearches applies savedsearches.conf stanzas "ESCU - <name> - Rule".
 func (c *Catalog) ApplySavedSearches(stanza func(string) (map[string]string, bool)) []error {
 	var errs []error
@@ -256,29 +283,40 @@ func (c *Catalog) ApplySavedSearches(stanza func(string) (map[string]string, boo
 		if !ok {
 			continue
 		}
-		if err := applyOverrides(d, kv); err != nil {
-			errs = append(errs, fmt.Errorf("savedsearches.conf [%s]: %w", d.SavedSearchName(), err))
+		for _, ke := range applyOverrides(d, kv) {
+			errs = append(errs, fmt.Errorf("savedsearches.conf [%s] %s: %w", d.SavedSearchName(), ke.key, ke.err))
 		}
 	}
 	return errs
 }
 
-func applyOverrides(d *Detection, kv map[string]string) error {
-	var errs []error
-	for k, v := range kv {
+type keyErr struct {
+	key string
+	err error
+}
+
+func applyOverrides(d *Detection, kv map[string]string) []keyErr {
+	var errs []keyErr
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := kv[k]
 		v = strings.TrimSpace(v)
 		switch k {
 		case "disabled":
 			b, err := parseConfBool(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("disabled: %w", err))
+				errs = append(errs, keyErr{k, err})
 				continue
 			}
 			d.Disabled = b
 		case "enableSched":
 			b, err := parseConfBool(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("enableSched: %w", err))
+				errs = append(errs, keyErr{k, err})
 				continue
 			}
 			if !b {
@@ -295,7 +333,7 @@ func applyOverrides(d *Detection, kv map[string]string) error {
 		case "alert.suppress":
 			b, err := parseConfBool(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("alert.suppress: %w", err))
+				errs = append(errs, keyErr{k, err})
 				continue
 			}
 			d.Suppress.Enabled = b
@@ -309,13 +347,13 @@ func applyOverrides(d *Detection, kv map[string]string) error {
 		case "alert.suppress.period":
 			p, err := parseSuppressPeriod(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("alert.suppress.period: %w", err))
+				errs = append(errs, keyErr{k, err})
 				continue
 			}
 			d.Suppress.Period = p
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // parseConfBool accepts Splunk's boolean spellings.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 // sharedDir finds ../shared next to the repository root, or skips.
@@ -217,7 +219,7 @@ func TestSavedSearchesOverrides(t *testing.T) {
 		kv, ok := conf[s]
 		return kv, ok
 	}})
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "[ESCU - Ollama Possible RCE via Model Loading - Rule]: alert.suppress.period") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "[ESCU - Ollama Possible RCE via Model Loading - Rule] alert.suppress.period") {
 		t.Fatalf("errors = %v", errs)
 	}
 	d, _ := c.Lookup("Ollama Excessive API Requests")
@@ -229,6 +231,37 @@ func TestSavedSearchesOverrides(t *testing.T) {
 	}
 	if len(c.Enabled()) != 7 {
 		t.Errorf("enabled = %d, want 7", len(c.Enabled()))
+	}
+}
+
+func TestSavedSearchesConfLayers(t *testing.T) {
+	app := filepath.Join(t.TempDir(), "myapp")
+	confDir := t.TempDir()
+	for _, d := range []string{filepath.Join(app, "default"), filepath.Join(app, "local")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(p, body string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(app, "default", "savedsearches.conf"), "[ESCU - Ollama Excessive API Requests - Rule]\ncron_schedule = 5 * * * *\ndisabled = 1\n")
+	write(filepath.Join(app, "local", "savedsearches.conf"), "[ESCU - Ollama Excessive API Requests - Rule]\ndisabled = 0\n")
+	write(filepath.Join(confDir, "savedsearches.conf"), "[ESCU - Ollama Excessive API Requests - Rule]\ndispatch.latest_time = -5m@m\n\n[ESCU - Ollama Possible RCE via Model Loading - Rule]\ndisabled = maybe\n")
+	cfg, err := conf.Layers{ConfDir: confDir, Apps: []string{app}}.Load("savedsearches.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, errs := LoadCatalog(CatalogOptions{SavedSearchesConf: cfg})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "savedsearches.conf:5: [ESCU - Ollama Possible RCE via Model Loading - Rule] disabled:") {
+		t.Fatalf("errors = %v", errs)
+	}
+	d, _ := c.Lookup("Ollama Excessive API Requests")
+	if d.Disabled || d.Cron != "5 * * * *" || d.Latest != "-5m@m" || d.Earliest != "-70m@m" {
+		t.Errorf("layered overrides: disabled=%v cron=%q latest=%q earliest=%q", d.Disabled, d.Cron, d.Latest, d.Earliest)
 	}
 }
 
