@@ -40,7 +40,8 @@ type ReplayOptions struct {
 	RebaseTo time.Time
 	// Rate limits events per second; 0 is unlimited.
 	Rate int
-	// BatchEvents is the number of events per request (default 100).
+	// BatchEvents is the number of events per request (default 100). A request may grow
+	// past it (up to ten times) so that it never starts with a line without a timestamp.
 	BatchEvents int
 	// Channel is sent as X-Splunk-Request-Channel (and ?channel= on /raw). With UseACK and
 	// no Channel a random GUID is used.
@@ -88,6 +89,7 @@ const (
 	defaultBatch      = 100
 	defaultAckTimeout = 2 * time.Minute
 	maxBusyRetries    = 8
+	maxBatchFactor    = 10
 	maxLine           = 16 << 20
 )
 
@@ -309,16 +311,19 @@ func (r *replayer) replayFile(ctx context.Context, in Input) error {
 			return nil
 		}
 		line, t, ok := r.rebase(line)
+		// A full batch is sent just before the next line that has a timestamp. On /raw the
+		// collector gives a line without one the time of the previous event of the same
+		// request, so a request must not start with such a line (llama.cpp output follows
+		// its slog line). A hard cap keeps long stamp-less runs from growing a request.
+		if r.pending >= r.batch && (ok || r.pending >= maxBatchFactor*r.batch) {
+			if err := r.flush(ctx); err != nil {
+				return err
+			}
+		}
 		if ok {
 			r.prevTime = t
 		}
-		if err := r.add(line); err != nil {
-			return err
-		}
-		if r.pending >= r.batch {
-			return r.flush(ctx)
-		}
-		return nil
+		return r.add(line)
 	})
 	if err != nil {
 		return err

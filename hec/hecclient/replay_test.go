@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -179,14 +180,13 @@ func TestReplayRawRebase(t *testing.T) {
 		t.Fatalf("Replay: %v", err)
 	}
 	orig := nonEmptyLines(t, file)
-	wantReq := (len(orig) + 249) / 250
-	if sum.Files != 1 || sum.Events != len(orig) || sum.Requests != wantReq || sum.Refused != 0 {
-		t.Fatalf("summary = %+v, want 1 file, %d events, %d requests", sum, len(orig), wantReq)
+	if sum.Files != 1 || sum.Events != len(orig) || sum.Refused != 0 || sum.Requests != len(f.recorded()) {
+		t.Fatalf("summary = %+v, want 1 file, %d events, one request per batch", sum, len(orig))
 	}
 	reqs := f.recorded()
 	var sent []string
 	var bytesSent int64
-	for _, r := range reqs {
+	for i, r := range reqs {
 		if r.Path != "/services/collector/raw" {
 			t.Fatalf("path = %s, want /services/collector/raw", r.Path)
 		}
@@ -198,7 +198,15 @@ func TestReplayRawRebase(t *testing.T) {
 			t.Fatalf("auth = %q", r.Auth)
 		}
 		bytesSent += int64(len(r.Body))
-		sent = append(sent, strings.Split(strings.TrimSuffix(r.Body, "\n"), "\n")...)
+		lines := strings.Split(strings.TrimSuffix(r.Body, "\n"), "\n")
+		// Requests hold at least a batch (but the last) and start with a stamped line.
+		if (i < len(reqs)-1 && len(lines) < 250) || len(lines) > 2500 {
+			t.Errorf("request %d holds %d events, want 250..2500", i, len(lines))
+		}
+		if _, ok := timefmt.RecognizeAt(lines[0], ny, now); !ok && i > 0 {
+			t.Errorf("request %d starts with a line without timestamp: %.60q", i, lines[0])
+		}
+		sent = append(sent, lines...)
 	}
 	if sum.Bytes != bytesSent {
 		t.Errorf("summary bytes %d, server saw %d", sum.Bytes, bytesSent)
@@ -367,7 +375,7 @@ func TestReplayAck(t *testing.T) {
 	base := startFake(t, f)
 	dir := t.TempDir()
 	var files []string
-	for i, body := range []string{"a 1\na 2\na 3\n", "b 1\nb 2\n"} {
+	for i, body := range []string{"2025-09-30 20:07:01 a\n2025-09-30 20:07:02 a\n2025-09-30 20:07:03 a\n", "2025-09-30 20:07:04 b\n2025-09-30 20:07:05 b\n"} {
 		p := filepath.Join(dir, "f"+strconv.Itoa(i)+".log")
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -466,7 +474,11 @@ func TestReplayRateCapsBatch(t *testing.T) {
 	f := &fakeHEC{}
 	base := startFake(t, f)
 	file := filepath.Join(t.TempDir(), "x.log")
-	os.WriteFile(file, []byte(strings.Repeat("line\n", 12)), 0o644)
+	var lines strings.Builder
+	for i := range 12 {
+		fmt.Fprintf(&lines, "2025-09-30 20:07:%02d line\n", i)
+	}
+	os.WriteFile(file, []byte(lines.String()), 0o644)
 	var progress bytes.Buffer
 	sum, err := Replay(context.Background(), []string{file}, ReplayOptions{URL: base, Token: f.token, Rate: 40, BatchEvents: 100, Progress: &progress})
 	if err != nil {
@@ -486,6 +498,29 @@ func TestReplayRateCapsBatch(t *testing.T) {
 	sum, err = Replay(context.Background(), []string{file}, ReplayOptions{URL: base2, Token: f2.token, Rate: 1000, BatchEvents: 5})
 	if err != nil || sum.Requests != 3 {
 		t.Fatalf("summary %+v err %v, want 3 requests of at most 5", sum, err)
+	}
+}
+
+func TestReplayBatchNeverStartsWithoutTimestamp(t *testing.T) {
+	f := &fakeHEC{}
+	base := startFake(t, f)
+	file := filepath.Join(t.TempDir(), "x.log")
+	body := "2025-09-30 20:07:01 a\n2025-09-30 20:07:02 b\nllama 1\nllama 2\n2025-09-30 20:07:03 c\n" +
+		strings.Repeat("llama x\n", 25) + "2025-09-30 20:07:04 d\n"
+	os.WriteFile(file, []byte(body), 0o644)
+	sum, err := Replay(context.Background(), []string{file}, ReplayOptions{URL: base, Token: f.token, BatchEvents: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, r := range f.recorded() {
+		got = append(got, strings.Count(r.Body, "\n"))
+	}
+	// [a b llama llama] waits for the stamped c; [c + 19 llama] hits the cap of ten batches,
+	// so the 6 llama left start a request (the cap wins); d starts the last one.
+	want := []int{4, 20, 6, 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) || sum.Events != 31 {
+		t.Fatalf("request sizes %v (events %d), want %v", got, sum.Events, want)
 	}
 }
 
