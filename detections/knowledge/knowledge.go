@@ -334,14 +334,15 @@ func parseAliases(s string) ([]alias, error) {
 }
 
 // globMatcher compiles a props.conf source::/host:: pattern: "..." matches anything, "*"
-// matches anything but a path separator (only meaningful for sources), "(?i)" makes the match
+// matches anything but a path separator (only meaningful for sources), "|" is "or" inside
+// optional parentheses, "\\" is a literal backslash and a leading "(?i)" makes the match
 // case-insensitive. It reports whether the pattern is a literal.
 func globMatcher(p string, path bool) (func(string) bool, bool) {
-	if !strings.ContainsAny(p, "*?|") && !strings.Contains(p, "...") && !strings.HasPrefix(p, "(?i)") {
+	if !strings.ContainsAny(p, "*|()\\") && !strings.Contains(p, "...") {
 		return func(s string) bool { return s == p }, true
 	}
 	var b strings.Builder
-	b.WriteString("^")
+	b.WriteString("^(?:")
 	if strings.HasPrefix(p, "(?i)") {
 		b.WriteString("(?i)")
 		p = p[4:]
@@ -357,13 +358,17 @@ func globMatcher(p string, path bool) (func(string) bool, bool) {
 			} else {
 				b.WriteString(".*")
 			}
-		case p[i] == '|':
-			b.WriteString("|")
+		case p[i] == '|' || p[i] == '(' || p[i] == ')':
+			// props.conf.spec: "|" means or, parentheses limit its scope.
+			b.WriteByte(p[i])
+		case p[i] == '\\' && i+1 < len(p) && p[i+1] == '\\':
+			b.WriteString(`\\`)
+			i++
 		default:
 			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
 		}
 	}
-	b.WriteString("$")
+	b.WriteString(")$")
 	re, err := regexp.Compile(b.String())
 	if err != nil {
 		return func(s string) bool { return s == p }, true
@@ -491,6 +496,7 @@ func (k *Knowledge) Extract(ev *store.Event, row *spl.Row) {
 		if name == "_raw" {
 			return []string{ev.Raw}
 		}
+		name = sourceField(name)
 		if v, ok := fs.get(name); ok {
 			return v
 		}
@@ -632,4 +638,16 @@ func strOrNull(s string) spl.Value {
 		return spl.Null()
 	}
 	return spl.Str(s)
+}
+
+// sourceField maps the index-time spellings of SOURCE_KEY (MetaData:Host, field:name) to the
+// search-time field name.
+func sourceField(key string) string {
+	switch {
+	case strings.HasPrefix(key, "MetaData:"):
+		return strings.ToLower(key[len("MetaData:"):])
+	case strings.HasPrefix(key, "field:"):
+		return key[len("field:"):]
+	}
+	return key
 }

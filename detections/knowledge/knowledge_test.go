@@ -239,6 +239,8 @@ EVAL-who = "host"
 EVAL-who = "source"
 [source::/other/*.log]
 EVAL-who = "other"
+[source::(?i)/alt/(a|b).LOG]
+EVAL-who = "alt"
 `
 	p, tr := writeApp(t, props, "")
 	k := mustNew(t, Options{Props: p, Transforms: tr})
@@ -250,6 +252,8 @@ EVAL-who = "other"
 		{"/other/x.log", "h", "other"},
 		{"/other/sub/x.log", "web1", "host"}, // * does not cross a path separator
 		{"/else", "h", "sourcetype"},
+		{"/alt/b.log", "h", "alt"},
+		{"/alt/c.log", "h", "sourcetype"},
 	}
 	for _, tc := range tests {
 		e := &store.Event{Sourcetype: "st", Source: tc.source, Host: tc.host, Raw: "x"}

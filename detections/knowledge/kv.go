@@ -117,6 +117,8 @@ func scanKV(text string, escaped bool, emit func(key, value string)) {
 	}
 }
 
+const maxQuotedKey = 128
+
 // keyBefore returns the raw key that ends right before text[eq] ('='), or "".
 func keyBefore(text string, eq int) string {
 	if eq == 0 {
@@ -125,7 +127,12 @@ func keyBefore(text string, eq int) string {
 	if text[eq-1] == '"' {
 		// Quoted key: "some key"=value. The opening quote must start a token.
 		closeQ := eq - 1
-		open := strings.LastIndexByte(text[:closeQ], '"')
+		// Quoted keys are short; bounding the look-back keeps long events linear.
+		lo := max(0, closeQ-maxQuotedKey)
+		open := strings.LastIndexByte(text[lo:closeQ], '"')
+		if open >= 0 {
+			open += lo
+		}
 		if open < 0 || closeQ-open < 2 {
 			return ""
 		}
