@@ -183,8 +183,8 @@ func New(opts Options) (*Scheduler, error) {
 }
 
 // windowOffset is the start delay inside the slot: schedule_window = auto hashes the id into
-// [0, bound) so the delay is stable across restarts; a number of minutes bounds the hash the
-// same way; 0 or empty runs on the slot.
+// [0, auto) so the delay is stable across restarts; a number of minutes N hashes into [0, N);
+// 0 or empty runs on the slot.
 func windowOffset(id, window string, auto time.Duration) (time.Duration, error) {
 	w := strings.TrimSpace(strings.ToLower(window))
 	var bound time.Duration
@@ -198,7 +198,7 @@ func windowOffset(id, window string, auto time.Duration) (time.Duration, error) 
 		if err != nil || n < 0 {
 			return 0, fmt.Errorf("schedule_window %q: want auto or minutes", window)
 		}
-		bound = min(time.Duration(n)*time.Minute, auto)
+		bound = time.Duration(n) * time.Minute
 	}
 	if bound <= 0 {
 		return 0, nil
