@@ -53,8 +53,12 @@ func newMetrics(s *Store, reg prometheus.Registerer) (*metrics, error) {
 			Help: "Badger transactions committed for Append calls; many calls share one.",
 		}, func() float64 { return float64(s.commits.Load()) }),
 	}
-	for _, c := range cs {
+	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
+			// Leave the registry as it was so that a retry (or another store) can register.
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
 			return nil, fmt.Errorf("register store metrics: %w", err)
 		}
 	}

@@ -132,6 +132,10 @@ func Open(opts Options) (*Store, error) {
 		WithMetricsEnabled(false)
 	if opts.MemTableSize > 0 {
 		bopts = bopts.WithMemTableSize(opts.MemTableSize)
+		// Badger refuses a value threshold above one transaction (15% of the memtable).
+		if limit := opts.MemTableSize * 15 / 100 / 2; limit < bopts.ValueThreshold {
+			bopts = bopts.WithValueThreshold(limit)
+		}
 	}
 	if opts.BlockCacheSize > 0 {
 		bopts = bopts.WithBlockCacheSize(opts.BlockCacheSize)
