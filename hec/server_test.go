@@ -20,7 +20,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -76,6 +78,8 @@ type envOptions struct {
 	inputs, limits string
 	maxQueueBytes  int64
 	noTokens       bool
+	// pipeline, when set, is used for index-time processing.
+	pipeline *indextime.Pipeline
 }
 
 func newEnv(t *testing.T, o envOptions) *testEnv {
@@ -91,7 +95,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	reg := prometheus.NewRegistry()
 	srv, err := New(Options{
-		Inputs: inputs, Limits: limits, Store: st, Meta: st, Registerer: reg,
+		Inputs: inputs, Limits: limits, Store: st, Meta: st, Registerer: reg, Pipeline: o.pipeline,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:    func() time.Time { return now },
 	})
@@ -666,4 +670,108 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ma
 		}
 	}
 	return 0
+}
+
+// sharedDir returns ../shared next to the repository root, or skips the test.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(shared); err != nil {
+		t.Skipf("shared fixtures not found at %s: %v", shared, err)
+	}
+	return shared
+}
+
+// taPipeline builds the index-time pipeline from the unmodified TA-ollama app, reading
+// zone-less timestamps as UTC so the test does not depend on the machine's zone.
+func taPipeline(t *testing.T) *indextime.Pipeline {
+	t.Helper()
+	layers := conf.Layers{Apps: []string{filepath.Join(sharedDir(t), "ta-ollama", "v0.1.5")}}
+	props, err := layers.Load("props.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	transforms, err := layers.Load("transforms.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: time.UTC,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxEventSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestRawOllamaServerLog sends the real ESCU attack-data server.log through /raw with the
+// TA-ollama props and reads it back.
+func TestRawOllamaServerLog(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join(sharedDir(t), "samples", "escu-attack-data", "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(t, envOptions{pipeline: taPipeline(t), inputs: "[http]\n[http://ollama]\ntoken = " + tokMain + "\n"})
+	r := env.do(t, req{path: "/services/collector/raw?sourcetype=ollama:server&source=server.log&host=ollama-host",
+		headers: splunkAuth(tokMain), body: string(body), gzip: true})
+	if r.status != 200 || r.body != `{"text":"Success","code":0}` {
+		t.Fatalf("raw post: %d %s", r.status, r.body)
+	}
+	lines := strings.Split(strings.TrimRight(string(body), "\n"), "\n")
+	got := scanAll(t, env.store)
+	if len(got) != len(lines) {
+		t.Fatalf("stored %d events, want one per line (%d)", len(got), len(lines))
+	}
+	first := time.Date(2025, 10, 1, 0, 1, 0, 367e6, time.UTC).UnixNano() // time=2025-09-30T20:01:00.367-04:00
+	gin := time.Date(2025, 9, 30, 20, 7, 26, 0, time.UTC).UnixNano()       // [GIN] 2025/09/30 - 20:07:26, no zone
+	var sawFirst, sawGin bool
+	for _, ev := range got {
+		if ev.Sourcetype != "ollama:server" || ev.Source != "server.log" || ev.Host != "ollama-host" || ev.Index != "main" {
+			t.Fatalf("metadata not applied: %+v", ev)
+		}
+		if strings.HasPrefix(ev.Raw, "time=2025-09-30T20:01:00.367-04:00 ") {
+			sawFirst = ev.Time == first
+		}
+		if strings.HasPrefix(ev.Raw, "[GIN] 2025/09/30 - 20:07:26 | 200 |       538.7µs") {
+			sawGin = ev.Time == gin
+		}
+	}
+	if !sawFirst || !sawGin {
+		t.Fatalf("timestamps not extracted by the TA props (first line ok=%v, GIN line ok=%v)", sawFirst, sawGin)
+	}
+}
+
+func TestEventAutoExtractTimestamp(t *testing.T) {
+	env := newEnv(t, envOptions{pipeline: taPipeline(t)})
+	line := `time=2025-09-30T20:01:00.384-04:00 level=INFO source=images.go:518 msg=\"total blobs: 6\"`
+	body := `{"sourcetype":"ollama:server","event":"` + line + `"}`
+	for _, p := range []string{"/services/collector/event?auto_extract_timestamp=true", "/services/collector/event"} {
+		if r := env.do(t, req{path: p, headers: splunkAuth(tokMain), body: body}); r.status != 200 {
+			t.Fatalf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	got := scanAll(t, env.store)
+	if len(got) != 2 {
+		t.Fatalf("stored %d events", len(got))
+	}
+	want := time.Date(2025, 10, 1, 0, 1, 0, 384e6, time.UTC).UnixNano()
+	if got[0].Time != want {
+		t.Errorf("auto_extract_timestamp=true: _time %v, want %v", time.Unix(0, got[0].Time).UTC(), time.Unix(0, want).UTC())
+	}
+	if got[1].Time != env.now.UnixNano() {
+		t.Errorf("without auto_extract_timestamp: _time %v, want receipt time", time.Unix(0, got[1].Time).UTC())
+	}
 }
