@@ -736,7 +736,7 @@ func TestRawOllamaServerLog(t *testing.T) {
 		t.Fatalf("stored %d events, want one per line (%d)", len(got), len(lines))
 	}
 	first := time.Date(2025, 10, 1, 0, 1, 0, 367e6, time.UTC).UnixNano() // time=2025-09-30T20:01:00.367-04:00
-	gin := time.Date(2025, 9, 30, 20, 7, 26, 0, time.UTC).UnixNano()       // [GIN] 2025/09/30 - 20:07:26, no zone
+	gin := time.Date(2025, 9, 30, 20, 7, 26, 0, time.UTC).UnixNano()     // [GIN] 2025/09/30 - 20:07:26, no zone
 	var sawFirst, sawGin bool
 	for _, ev := range got {
 		if ev.Sourcetype != "ollama:server" || ev.Source != "server.log" || ev.Host != "ollama-host" || ev.Index != "main" {
