@@ -51,7 +51,12 @@ func runOn(t *testing.T, q string, rows []Row) *Result {
 	if err != nil {
 		t.Fatalf("Parse(%q): %v", q, err)
 	}
-	res, err := pq.runRows(context.Background(), testEnv(), rows)
+	var res *Result
+	if pq.gen != nil {
+		res, err = pq.Run(context.Background(), testEnv())
+	} else {
+		res, err = pq.runRows(context.Background(), testEnv(), rows)
+	}
 	if err != nil {
 		t.Fatalf("run %q: %v", q, err)
 	}

@@ -7,12 +7,12 @@ import (
 
 func TestSearchKeywordMatching(t *testing.T) {
 	lines := []string{
-		`[GIN] 2025/10/05 - 10:00:00 | 200 | 1.2s | 127.0.0.1 | POST "/api/generate"`, // 0
-		`[GIN-debug] Listening and serving HTTP on 127.0.0.1:11434`,                 // 1
-		`user login failed for engine`,                                              // 2
+		`[GIN] 2025/10/05 - 10:00:00 | 200 | 1.2s | 127.0.0.1 | POST "/api/generate"`,                                         // 0
+		`[GIN-debug] Listening and serving HTTP on 127.0.0.1:11434`,                                                           // 1
+		`user login failed for engine`,                                                                                        // 2
 		`time=2025-10-05T10:00:00Z level=ERROR source=server.go:544 msg="llama runner process has terminated: exit status 2"`, // 3
-		`goroutine 1 runtime.goexit crashed`,                                        // 4
-		`llama_kv_cache_init: CPU KV buffer size = 512.00 MiB`,                      // 5
+		`goroutine 1 runtime.goexit crashed`,                                                                                  // 4
+		`llama_kv_cache_init: CPU KV buffer size = 512.00 MiB`,                                                                // 5
 	}
 	tests := []struct {
 		name, q string

@@ -329,9 +329,10 @@ func (s *aggState) result(a *aggSpec) Value {
 			return Value{}
 		}
 		sort.Float64s(s.nums)
-		// Nearest rank on the sorted values, as Splunk's perc<N> does for
-		// small sets: index = round(p/100 * (n-1)).
-		i := int(math.Floor(a.pct/100*float64(len(s.nums)-1) + 0.5))
+		// Lower rank on the sorted values: index = floor(p/100 * (n-1)), so
+		// the median of an even count is the lower middle value. Splunk's
+		// perc is approximate and its tie rule is undocumented.
+		i := int(math.Floor(a.pct / 100 * float64(len(s.nums)-1)))
 		return Num(s.nums[i])
 	}
 	return Value{}
