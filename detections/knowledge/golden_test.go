@@ -174,3 +174,38 @@ func firstDiff(want, got string) string {
 	}
 	return "(no difference)"
 }
+
+// TestEveryTAOllamaVersion loads each saved add-on release. v0.1.3 ships a transform whose
+// REGEX has no capturing group (splunkd rejects it); strict loading names it, and with
+// SkipInvalid the rest of the add-on still works.
+func TestEveryTAOllamaVersion(t *testing.T) {
+	gin := `[GIN] 2025/09/30 - 20:07:26 | 200 |     11.8492ms |       127.0.0.1 | GET      "/api/tags"`
+	tests := []struct {
+		version   string
+		strictErr string
+	}{
+		{"v0.1.1", ""},
+		{"v0.1.3", "ollama_static_cim_fields"},
+		{"v0.1.4", ""},
+		{"v0.1.5", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.version, func(t *testing.T) {
+			props, transforms := loadApp(t, sharedDir(t, "ta-ollama", tc.version))
+			_, err := New(Options{Props: props, Transforms: transforms})
+			switch {
+			case tc.strictErr == "" && err != nil:
+				t.Fatalf("New: %v", err)
+			case tc.strictErr != "" && (err == nil || !strings.Contains(err.Error(), tc.strictErr)):
+				t.Fatalf("New error = %v, want one naming %s", err, tc.strictErr)
+			}
+			k := mustNew(t, Options{Props: props, Transforms: transforms, SkipInvalid: true})
+			row := extract(k, lineEvent("server.log", gin))
+			for f, want := range map[string]string{"src": "127.0.0.1", "dest": "ollama-host", "http_method": "GET", "uri_path": "/api/tags"} {
+				if got := row.Get(f).Values(); !slices.Equal(got, []string{want}) {
+					t.Errorf("%s = %q, want %q", f, got, want)
+				}
+			}
+		})
+	}
+}

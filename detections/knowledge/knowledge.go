@@ -31,14 +31,25 @@ type Options struct {
 	// SkipInvalid logs and drops a broken setting (bad regex, unknown transform, eval syntax)
 	// instead of failing New, which is what splunkd does with a broken add-on.
 	SkipInvalid bool
-	Logger      *slog.Logger
+	// KVLimit and KVMaxChars are limits.conf [kv] limit and maxchars: automatic extraction
+	// creates at most KVLimit fields (default 100) and reads only the first KVMaxChars bytes
+	// of _raw (default 10240). A negative value removes the limit.
+	KVLimit, KVMaxChars int
+	Logger              *slog.Logger
 }
+
+const (
+	defaultKVLimit    = 100
+	defaultKVMaxChars = 10240
+)
 
 // Knowledge turns stored events into search-time rows. It is safe for concurrent use.
 type Knowledge struct {
 	log      *slog.Logger
 	stanzas  []*stanzaSpec
 	hasScope bool // some stanza is source:: or host::, so plans depend on more than the sourcetype
+
+	kvLimit, kvMaxChars int
 
 	mu    sync.RWMutex
 	plans map[planKey]*plan
@@ -117,7 +128,13 @@ func New(opts Options) (*Knowledge, error) {
 		props = append(props, bp)
 		transforms = append(transforms, bt)
 	}
-	k := &Knowledge{log: log, plans: map[planKey]*plan{}}
+	k := &Knowledge{log: log, plans: map[planKey]*plan{}, kvLimit: opts.KVLimit, kvMaxChars: opts.KVMaxChars}
+	if k.kvLimit == 0 {
+		k.kvLimit = defaultKVLimit
+	}
+	if k.kvMaxChars == 0 {
+		k.kvMaxChars = defaultKVMaxChars
+	}
 	k.pool.New = func() any { return &fieldSet{f: make([]field, 0, 32)} }
 
 	c := &compiler{transforms: layered(transforms), compiled: map[string]*extractor{}, bad: map[string]error{}}
@@ -508,7 +525,7 @@ func (k *Knowledge) Extract(ev *store.Event, row *spl.Row) {
 	for _, x := range p.reports {
 		x.apply(src(x.sourceKey), fs)
 	}
-	autoKV(p, ev.Raw, fs)
+	k.autoKV(p, ev.Raw, fs)
 	mergeFields(fs, row)
 	applyAliases(p.aliases, row)
 	applyEvals(p.evals, row)
@@ -516,17 +533,26 @@ func (k *Knowledge) Extract(ev *store.Event, row *spl.Row) {
 
 // autoKV runs KV_MODE (and AUTO_KV_JSON) over _raw. A field an explicit EXTRACT or REPORT
 // already produced is left alone; a key seen several times becomes multivalue.
-func autoKV(p *plan, raw string, fs *fieldSet) {
+func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet) {
 	if p.kv == kvNone {
 		return
 	}
 	explicit := len(fs.f)
+	created := 0
 	emit := func(key, value string) {
 		for i := 0; i < explicit; i++ {
 			if fs.f[i].name == key {
 				return
 			}
 		}
+		if i := fs.index(key); i >= 0 {
+			fs.f[i].vals = append(fs.f[i].vals, value)
+			return
+		}
+		if k.kvLimit >= 0 && created >= k.kvLimit {
+			return
+		}
+		created++
 		fs.add(key, value)
 	}
 	switch p.kv {
@@ -535,6 +561,10 @@ func autoKV(p *plan, raw string, fs *fieldSet) {
 	case kvAuto, kvAutoEscaped:
 		if p.autoJSON && looksJSON(raw) {
 			flattenJSON(raw, emit)
+		}
+		// maxchars cuts only the key=value scan: a cut JSON document would yield nothing.
+		if k.kvMaxChars >= 0 && len(raw) > k.kvMaxChars {
+			raw = raw[:k.kvMaxChars]
 		}
 		scanKV(raw, p.kv == kvAutoEscaped, emit)
 	}

@@ -1,6 +1,7 @@
 package knowledge
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -348,4 +349,20 @@ func TestResponseTimeMs(t *testing.T) {
 	}
 	row := extract(b, ev("ollama:server", `time=2025-01-01T00:00:00.000Z level=INFO msg=x`))
 	runChecks(t, row, []check{{"response_time_ms", []string{"0"}}})
+}
+
+func TestKVLimits(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 150; i++ {
+		fmt.Fprintf(&b, "k%03d=v ", i)
+	}
+	raw := b.String() + strings.Repeat("x", 11000) + " late=1"
+	p, tr := writeApp(t, "[st]\n", "")
+	k := mustNew(t, Options{Props: p, Transforms: tr})
+	row := extract(k, ev("st", raw))
+	runChecks(t, row, []check{{"k099", []string{"v"}}, {"k100", nil}, {"late", nil}})
+
+	k = mustNew(t, Options{Props: p, Transforms: tr, KVLimit: -1, KVMaxChars: -1})
+	row = extract(k, ev("st", raw))
+	runChecks(t, row, []check{{"k149", []string{"v"}}, {"late", []string{"1"}}})
 }
