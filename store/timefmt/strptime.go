@@ -31,7 +31,7 @@ type parsed struct {
 }
 
 // Strptime parses value with a Splunk/strptime layout. It supports %Y %y %m %d %e %H %k %I
-// %l %M %S %p %b %B %h %a %A %j %Z %z (also %:z, and ±hh:mm, ±hh, Z where %z stands) %s
+// %l %M %S %p %b %B %h %a %A %j %Z %z (also %:z, and ±hh:mm, ±hh, Z where %z stands) %Ez %s
 // %f %N %<n>N %Q %<n>Q %T %D %F %R %n %t %% , literal text and whitespace. A blank in the
 // layout matches any run of blanks (also none) in value, as C strptime does.
 //
@@ -96,8 +96,10 @@ func (p *parsed) run(layout, value string, pos int) (int, error) {
 			colons++
 			i++
 		}
+		minutesZone := false
 		if i < len(layout) && layout[i] == 'E' && i+1 < len(layout) && layout[i+1] == 'z' {
-			i++ // %Ez: Splunk's zone in minutes; read like %z below.
+			i++ // %Ez: Splunk's zone as signed minutes east of UTC, e.g. -240
+			minutesZone = true
 		}
 		if i >= len(layout) {
 			return 0, fmt.Errorf("layout %q ends inside a conversion", layout)
@@ -168,7 +170,16 @@ func (p *parsed) run(layout, value string, pos int) (int, error) {
 			p.epoch, pos, err = epochNum(value, pos, maxD)
 			p.hasEpoch = true
 		case 'z':
-			p.zoneOff, pos, err = zoneOffset(value, pos)
+			if minutesZone {
+				var m int64
+				m, pos, err = epochNum(value, pos, 4)
+				if err == nil && (m > 14*60 || m < -14*60) {
+					err = fmt.Errorf("%w: zone of %d minutes out of range", ErrNoMatch, m)
+				}
+				p.zoneOff = int(m) * 60
+			} else {
+				p.zoneOff, pos, err = zoneOffset(value, pos)
+			}
 			p.hasOff = true
 		case 'Z':
 			pos, err = p.zoneName(value, pos)

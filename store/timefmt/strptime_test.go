@@ -30,6 +30,8 @@ func TestStrptime(t *testing.T) {
 		{"%:z", "%Y-%m-%dT%H:%M:%S%:z", "2025-10-02T15:27:04+05:30", time.UTC, "2025-10-02T15:27:04+05:30", -1, false},
 		{"%z Z", "%Y-%m-%dT%H:%M:%S%z", "2025-10-02T15:27:04Z", ny, "2025-10-02T15:27:04Z", -1, false},
 		{"%z hours only", "%Y-%m-%d %H:%M:%S %z", "2025-10-02 15:27:04 +02", time.UTC, "2025-10-02T15:27:04+02:00", -1, false},
+		{"%Ez minutes", "%F %T %Ez", "2025-10-02 15:27:04 -240", time.UTC, "2025-10-02T15:27:04-04:00", -1, false},
+		{"%Ez positive", "%F %T %Ez", "2025-10-02 15:27:04 330", time.UTC, "2025-10-02T15:27:04+05:30", -1, false},
 		{"%3Q truncates extra digits", "%H:%M:%S.%3Q", "15:27:04.627999", time.UTC, "2026-01-01T15:27:04.627Z", -1, false},
 		{"%Q default millis", "%F %T.%Q", "2025-10-02 15:27:04.5", time.UTC, "2025-10-02T15:27:04.5Z", -1, false},
 		{"%6N", "%F %T.%6N", "2025-10-02 15:27:04.123456", ny, "2025-10-02T15:27:04.123456-04:00", -1, false},
@@ -71,6 +73,7 @@ func TestStrptime(t *testing.T) {
 		{"unknown zone name", "%F %T %Z", "2025-09-30 20:07:26 XYZ", time.UTC, "", 0, true},
 		{"unsupported code", "%Y %q", "2025 x", time.UTC, "", 0, true},
 		{"trailing percent", "%Y %", "2025 ", time.UTC, "", 0, true},
+		{"%Ez out of range", "%F %T %Ez", "2025-10-02 15:27:04 9999", time.UTC, "", 0, true},
 		{"bad ampm", "%I %p", "1 XM", time.UTC, "", 0, true},
 	}
 	for _, tc := range tests {
