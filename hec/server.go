@@ -785,6 +785,8 @@ func (s *Server) handleAck(c *fiber.Ctx, r request) error {
 // refuse is the one writer of non-success answers: JSON body, status, metrics and stats.
 func (s *Server) refuse(c *fiber.Ctx, endpoint, token string, e *Error) error {
 	s.metrics.refusals.WithLabelValues(codeLabel(e.Code)).Inc()
+	s.log.Debug("HEC request refused", "endpoint", endpoint, "token", token, "remote", c.IP(),
+		"status", e.HTTPStatus, "code", e.Code, "text", e.Text)
 	s.stats.refused(Refusal{
 		Time: s.now(), Endpoint: endpoint, Token: token, Remote: c.IP(),
 		HTTPStatus: e.HTTPStatus, Code: e.Code, Text: e.Text,
