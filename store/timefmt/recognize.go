@@ -26,6 +26,7 @@ type Match struct {
 //	Tue, 30 Sep 2025 20:07:26 GMT   RFC 1123
 //	30/Sep/2025:20:07:26 -0400      Apache
 //	09/30/2025 20:07:26             US month/day/year (also with ':' before the clock)
+//	2025-09-30 08:07:26 PM          any of the clocks above as a 12-hour clock with AM/PM
 //	1759276046 / 1759276046123      epoch seconds (optionally .fraction) or millis, only at the start of s
 //
 // Text without a zone is read in loc. start and end are byte offsets of the timestamp text.
@@ -59,6 +60,7 @@ type shape struct {
 	hasSec     bool
 	fracSep    byte
 	fracDigits int
+	ampm       string
 	zone       string // "", "Z", "%z", "%:z", "%:::z", "%Z", "GMT%z", "GMT%:z"
 	zoneSpace  bool
 	tailYear   bool // ctime's " 2025" after the clock/zone
@@ -72,7 +74,11 @@ func (sh *shape) layout(s string) string {
 	b := make([]byte, 0, 32)
 	b = append(b, sh.date...)
 	b = append(b, s[sh.sepStart:sh.sepEnd]...)
-	b = append(b, "%H:%M"...)
+	if sh.ampm != "" {
+		b = append(b, "%I:%M"...)
+	} else {
+		b = append(b, "%H:%M"...)
+	}
 	if sh.hasSec {
 		b = append(b, ":%S"...)
 	}
@@ -80,6 +86,7 @@ func (sh *shape) layout(s string) string {
 		b = append(b, sh.fracSep, '%')
 		b = append(b, byte('0'+sh.fracDigits), 'N')
 	}
+	b = append(b, sh.ampm...)
 	if sh.zone != "" {
 		if sh.zoneSpace {
 			b = append(b, ' ')
@@ -188,6 +195,7 @@ type clockVal struct {
 	hasSec               bool
 	fracSep              byte
 	fracDigits           int
+	ampm                 string // "", " %p" or " %P"
 	end                  int
 }
 
@@ -229,6 +237,24 @@ func readClock(s string, pos int, needSec bool) (clockVal, bool) {
 	}
 	if pos < len(s) && isDigit(s[pos]) {
 		return c, false
+	}
+	// A 12-hour clock: " AM" / " pm" right after the time.
+	if pos+3 <= len(s) && s[pos] == ' ' && c.hour >= 1 && c.hour <= 12 && (pos+3 == len(s) || !isAlpha(s[pos+3])) {
+		ap := s[pos+1 : pos+3]
+		pm := hasPrefixFold(ap, "PM")
+		if pm || hasPrefixFold(ap, "AM") {
+			c.ampm = " %p"
+			if ap[0] >= 'a' {
+				c.ampm = " %P"
+			}
+			switch {
+			case pm && c.hour < 12:
+				c.hour += 12
+			case !pm && c.hour == 12:
+				c.hour = 0
+			}
+			pos += 3
+		}
 	}
 	c.end = pos
 	return c, true
@@ -313,7 +339,7 @@ func finish(s string, start int, year, month, day int, c clockVal, loc *time.Loc
 	}
 	sh.t = wallTime(year, time.Month(month), day, c.hour, c.min, c.sec, c.nsec, zl)
 	sh.start, sh.end = start, end
-	sh.hasSec, sh.fracSep, sh.fracDigits = c.hasSec, c.fracSep, c.fracDigits
+	sh.hasSec, sh.fracSep, sh.fracDigits, sh.ampm = c.hasSec, c.fracSep, c.fracDigits, c.ampm
 	return true
 }
 

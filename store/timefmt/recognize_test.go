@@ -57,6 +57,10 @@ func TestRecognize(t *testing.T) {
 		{"first of two stamps", `2025-01-19 19:58:17 time=2025-01-19T17:58:17.608+08:00 level=ERROR`, "2025-01-19T19:58:17-05:00", 0, 19, "%Y-%m-%d %H:%M:%S"},
 		{"json millis inside is skipped", `{"level":50,"time":1752516972501,"msg":"time=2025-07-14T19:16:12.500+08:00"}`, "2025-07-14T19:16:12.5+08:00", 45, 74, "%Y-%m-%dT%H:%M:%S.%3N%:z"},
 
+		{"12-hour PM", `2025-09-30 08:07:26 PM -0400 x`, "2025-09-30T20:07:26-04:00", 0, 28, "%Y-%m-%d %I:%M:%S %p %z"},
+		{"12-hour midnight am", `09/30/2025 12:07:26 am x`, "2025-09-30T00:07:26-04:00", 0, 22, "%m/%d/%Y %I:%M:%S %P"},
+		{"12-hour noon", `Sep 30 12:00:00 PM host`, "2026-09-30T12:00:00-04:00", 0, 18, "%b %d %I:%M:%S %p"},
+		{"AM word not taken after 24h clock", `2025-09-30 20:07:26 AMD gpu`, "2025-09-30T20:07:26-04:00", 0, 19, "%Y-%m-%d %H:%M:%S"},
 		{"no stamp: llama.cpp", `llama_new_context_with_model: freq_scale = 1`, "", 0, 0, ""},
 		{"no stamp: gin-debug", `[GIN-debug] POST   /api/create               --> github.com/ollama`, "", 0, 0, ""},
 		{"epoch not at start", `pid 1759276046 started`, "", 0, 0, ""},
