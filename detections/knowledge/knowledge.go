@@ -45,7 +45,6 @@ const (
 
 // Knowledge turns stored events into search-time rows. It is safe for concurrent use.
 type Knowledge struct {
-	log      *slog.Logger
 	stanzas  []*stanzaSpec
 	hasScope bool // some stanza is source:: or host::, so plans depend on more than the sourcetype
 
@@ -128,7 +127,7 @@ func New(opts Options) (*Knowledge, error) {
 		props = append(props, bp)
 		transforms = append(transforms, bt)
 	}
-	k := &Knowledge{log: log, plans: map[planKey]*plan{}, kvLimit: opts.KVLimit, kvMaxChars: opts.KVMaxChars}
+	k := &Knowledge{plans: map[planKey]*plan{}, kvLimit: opts.KVLimit, kvMaxChars: opts.KVMaxChars}
 	if k.kvLimit == 0 {
 		k.kvLimit = defaultKVLimit
 	}
@@ -165,6 +164,19 @@ func New(opts Options) (*Knowledge, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	for _, spec := range k.stanzas {
+		for _, it := range spec.items {
+			if it.eval != nil && protected(it.class) {
+				log.Warn("search-time knowledge: EVAL of an indexed default field is ignored", "stanza", spec.name, "key", it.key)
+			}
+			for _, a := range it.aliases {
+				if protected(a.to) {
+					log.Warn("search-time knowledge: alias onto an indexed default field is ignored", "stanza", spec.name, "key", it.key, "field", a.to)
+				}
+			}
+		}
+	}
+	log.Debug("search-time knowledge loaded", "stanzas", len(k.stanzas), "builtin", opts.Builtin)
 	return k, nil
 }
 
