@@ -147,3 +147,41 @@ func TestLoadSettingsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeExamples loads the inputs.conf and limits.conf examples of the README part, so the
+// documentation cannot drift into settings that do not parse.
+func TestReadmeExamples(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "readme-parts", "hec.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := map[string]string{}
+	for _, part := range strings.Split(string(doc), "```ini\n")[1:] {
+		body, _, _ := strings.Cut(part, "```")
+		switch {
+		case strings.HasPrefix(body, "# inputs.conf"):
+			blocks["inputs.conf"] = body
+		case strings.HasPrefix(body, "# limits.conf"):
+			blocks["limits.conf"] = body
+		}
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("found %d ini examples, want inputs.conf and limits.conf", len(blocks))
+	}
+	inputs, limits := loadConf(t, blocks)
+	var logs bytes.Buffer
+	st, err := LoadSettings(inputs, limits, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("README example logs warnings:\n%s", logs.String())
+	}
+	def := DefaultSettings()
+	if st.MaxContentLength != def.MaxContentLength || st.Ack != def.Ack || st.MaxEventSize != def.MaxEventSize {
+		t.Fatalf("README limits differ from the defaults it claims: %+v", st)
+	}
+	if len(st.Tokens) != 1 || st.Tokens[0].Sourcetype != "ollama:server" || len(st.Tokens[0].Indexes) != 2 {
+		t.Fatalf("tokens: %+v", st.Tokens)
+	}
+}

@@ -775,3 +775,35 @@ func TestEventAutoExtractTimestamp(t *testing.T) {
 		t.Errorf("without auto_extract_timestamp: _time %v, want receipt time", time.Unix(0, got[1].Time).UTC())
 	}
 }
+
+// TestShutdownWaitsForInFlight: while a request is in flight, Shutdown keeps serving code 23
+// to new requests and returns only after the in-flight one is done.
+func TestShutdownWaitsForInFlight(t *testing.T) {
+	env := newEnv(t, envOptions{})
+	env.srv.gate.RLock() // stands for a request being served
+	done := make(chan error, 1)
+	go func() { done <- env.srv.Shutdown(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !env.srv.shuttingDown.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("Shutdown did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r := env.do(t, req{path: "/services/collector/event", headers: splunkAuth(tokMain), body: `{"event":"late"}`})
+	if r.status != 503 || r.body != `{"text":"Server is shutting down","code":23}` {
+		t.Fatalf("request during shutdown: %d %s", r.status, r.body)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) while a request was in flight", err)
+	default:
+	}
+	env.srv.gate.RUnlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(scanAll(t, env.store)); n != 0 {
+		t.Fatalf("refused request stored %d events", n)
+	}
+}
