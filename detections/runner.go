@@ -15,7 +15,10 @@ import (
 
 // RunnerOptions configures NewRunner.
 type RunnerOptions struct {
-	Store     *store.Store
+	// Store holds the events searched and receives risk events and notables.
+	Store *store.Store
+	// Events, when set, is searched instead of Store (e.g. to observe scans).
+	Events    spl.EventSource
 	Knowledge spl.Knowledge
 	// Macros expands the searches' macros; nil builds them from Catalog.Macros().
 	Macros spl.Macros
@@ -63,6 +66,9 @@ type parsedQuery struct {
 func NewRunner(opts RunnerOptions) *Runner {
 	if opts.Loc == nil {
 		opts.Loc = time.UTC
+	}
+	if opts.Events == nil && opts.Store != nil {
+		opts.Events = opts.Store
 	}
 	log := opts.Logger
 	if log == nil {
@@ -158,8 +164,8 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 			Earliest:  w.earliest,
 			Latest:    w.latest,
 			Loc:       r.opts.Loc,
-			Events:    r.opts.Store,
-			Risk:      r.opts.Store,
+			Events:    r.opts.Events,
+			Risk:      r.riskSource(),
 			Knowledge: r.opts.Knowledge,
 			Limits:    r.opts.Limits,
 		}
@@ -242,6 +248,14 @@ func rowFields(row *spl.Row) []store.Field {
 		out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
 	}
 	return out
+}
+
+// riskSource avoids handing spl a typed nil *store.Store, which would not compare equal to nil.
+func (r *Runner) riskSource() spl.RiskSource {
+	if r.opts.Store == nil {
+		return nil
+	}
+	return r.opts.Store
 }
 
 // RunIncidentRules evaluates both risk incident rules at time at over the Risk store and
