@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hecrisk/hecrisk/hec/hecclient"
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/conf"
@@ -805,5 +806,32 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	}
 	if n := len(scanAll(t, env.store)); n != 0 {
 		t.Fatalf("refused request stored %d events", n)
+	}
+}
+
+// TestReplayClient drives the server with the project's replay client, raw and event, with
+// indexer acknowledgement: every event it reports accepted must be in the store.
+func TestReplayClient(t *testing.T) {
+	path := filepath.Join(sharedDir(t), "samples", "escu-attack-data", "server.log")
+	env := newEnv(t, envOptions{pipeline: taPipeline(t)})
+	total := 0
+	for _, ep := range []string{"raw", "event"} {
+		sum, err := hecclient.Replay(context.Background(), []string{path}, hecclient.ReplayOptions{
+			URL: env.url, Token: tokAck, Sourcetype: "ollama:server", Index: "main", Endpoint: ep,
+			UseACK: true, AckTimeout: 10 * time.Second, BatchEvents: 250,
+		})
+		if err != nil {
+			t.Fatalf("%s replay: %v", ep, err)
+		}
+		if sum.Events != 2035 {
+			t.Fatalf("%s replay accepted %d events, want 2035", ep, sum.Events)
+		}
+		total += sum.Events
+	}
+	if n := len(scanAll(t, env.store)); n != total {
+		t.Fatalf("store holds %d events, replay reported %d accepted", n, total)
+	}
+	if st := env.srv.Stats(); st.AckPending != 0 {
+		t.Fatalf("%d ackIds left unqueried after the client waited for all of them", st.AckPending)
 	}
 }
