@@ -209,3 +209,36 @@ func TestEveryTAOllamaVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestBuiltinMatchesTAOllamaEdgeLines covers line shapes the sample files have few or none of
+// (they appear in Ollama issue threads): hour-long and nanosecond latencies, coloured gin
+// output, [GIN-debug] route lines, journald/docker prefixes, long IPv6 clients, query strings.
+func TestBuiltinMatchesTAOllamaEdgeLines(t *testing.T) {
+	props, transforms := loadApp(t, sharedDir(t, "ta-ollama", "v0.1.5"))
+	ta := mustNew(t, Options{Props: props, Transforms: transforms})
+	builtin := mustNew(t, Options{Builtin: true})
+	lines := []string{
+		`[GIN] 2024/03/01 - 01:34:07 | 200 |      1h24m39s |       127.0.0.1 | POST     "/api/chat"`,
+		`[GIN] 2024/03/01 - 01:34:07 | 200 |         1m30s |      172.17.0.1 | POST     "/api/generate"`,
+		`[GIN] 2024/03/01 - 01:34:07 | 200 |        30m0s |      172.17.0.1 | POST     "/api/generate"`,
+		`[GIN] 2024/03/01 - 01:34:07 | 200 |         850ns |       127.0.0.1 | HEAD     "/"`,
+		`[GIN] 2024/03/01 - 01:34:07 | 200 |  32.779561288s |       127.0.0.1 | POST     "/v1/chat/completions"`,
+		"[GIN] 2024/03/01 - 01:34:07 |\x1b[97;42m 200 \x1b[0m|  7.799372595s |      172.19.0.3 |\x1b[97;46m POST    \x1b[0m \"/api/chat\"",
+		`[GIN-debug] POST   /api/pull                 --> github.com/ollama/ollama/server.(*Server).PullHandler-fm (5 handlers)`,
+		`Dec 11 09:58:58 host ollama[1543654]: [GIN] 2024/12/11 - 09:58:58 | 404 |     512.3µs |             ::1 | GET      "/api/show?name=x&verbose=true"`,
+		`ollama-1  | [GIN] 2025/01/01 - 00:00:00 | 403 |            0s | 2001:db8:85a3::8a2e:370:7334 | DELETE   "/api/delete"`,
+		`2025-04-01T08:18:00.513604000Z time=2025-04-01T08:18:00.513Z level=INFO source=gpu.go:377 msg="no compatible GPUs were discovered" status=ok duration=5s action=x http_user_agent=curl`,
+		`time=2025-01-01T00:00:00.000Z level=WARN source=a.go:1 msg="a \"quoted\" word" response_time_ms=5 uri_path=/x?y=1 src_port=9 web_method=PUT`,
+		`2024/08/19 14:09:56 routes.go:1123: INFO server config env="map[OLLAMA_HOST:http://0.0.0.0:11434]"`,
+		`{"level":30,"time":1,"msg":"[GIN] 2025/07/14 - 19:16:12 | 200 |    1.2s |       127.0.0.1 | POST     \"/api/chat\"\n"}`,
+		``,
+		`   `,
+	}
+	for _, l := range lines {
+		a := render(extract(ta, lineEvent("edge.log", l)))
+		b := render(extract(builtin, lineEvent("edge.log", l)))
+		if !slices.Equal(a, b) {
+			t.Errorf("fields differ for %q:\n%s", l, firstDiff(strings.Join(a, "\n"), strings.Join(b, "\n")))
+		}
+	}
+}
