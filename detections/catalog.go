@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/store/conf"
 )
 
@@ -439,4 +440,18 @@ func (c *Catalog) Macros() []MacroDef {
 // Tactics maps ATT&CK technique ids to tactic ids and names through the embedded table.
 func (c *Catalog) Tactics(techniques []string) (ids, names []string) {
 	return c.mitre.Tactics(techniques)
+}
+
+// MacroSet builds the macros the searches expand with: the catalog's (Macros) first, then the
+// stanzas of a layered macros.conf, which win — as a local macros.conf overrides ESCU's
+// shipped definitions (e.g. a customised `ollama_server` or `<name>_filter`).
+func (c *Catalog) MacroSet(macrosConf *conf.Config) (*spl.MacroSet, error) {
+	ms := spl.NewMacroSet()
+	for _, m := range c.Macros() {
+		ms.Add(m.Name, m.Definition, m.Args)
+	}
+	if err := ms.AddConf(macrosConf); err != nil {
+		return nil, fmt.Errorf("macros.conf: %w", err)
+	}
+	return ms, nil
 }

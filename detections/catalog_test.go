@@ -304,3 +304,25 @@ func TestTactics(t *testing.T) {
 		}
 	}
 }
+
+func TestMacroSetConfWins(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "macros.conf"), []byte("[ollama_server]\ndefinition = (index=ollama sourcetype=\"ollama:server\")\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Layers{ConfDir: dir}.Load("macros.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := LoadCatalog(CatalogOptions{})
+	ms, err := c.MacroSet(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def, _, ok := ms.Macro("ollama_server", 0); !ok || def != `(index=ollama sourcetype="ollama:server")` {
+		t.Errorf("ollama_server = %q %v", def, ok)
+	}
+	if def, _, ok := ms.Macro("ollama_excessive_api_requests_filter", 0); !ok || def != "search *" {
+		t.Errorf("filter macro = %q %v", def, ok)
+	}
+}

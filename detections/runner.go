@@ -77,13 +77,12 @@ func NewRunner(opts RunnerOptions) *Runner {
 	r := &Runner{opts: opts, log: log, throttle: newThrottle(), parsed: map[*Detection]parsedQuery{}}
 	r.macros = opts.Macros
 	if r.macros == nil {
-		ms := spl.NewMacroSet()
 		if opts.Catalog != nil {
-			for _, m := range opts.Catalog.Macros() {
-				ms.Add(m.Name, m.Definition, m.Args)
-			}
+			// Without a macros.conf AddConf cannot fail.
+			r.macros, _ = opts.Catalog.MacroSet(nil)
+		} else {
+			r.macros = spl.NewMacroSet()
 		}
-		r.macros = ms
 	}
 	return r
 }
