@@ -13,6 +13,7 @@
 package indextime
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -215,6 +216,8 @@ func (p *Pipeline) Raw(body []byte, meta Meta, now time.Time) ([]store.Event, er
 	n := 0
 	var err error
 	breakEvents(pl.breaker, body, func(seg []byte) bool {
+		// A custom LINE_BREAKER may leave the final newline of the body on the last event.
+		seg = bytes.TrimRight(seg, "\r\n")
 		if pl.truncate > 0 && len(seg) > pl.truncate {
 			seg = seg[:runeStart(seg, pl.truncate)]
 		}
