@@ -157,7 +157,7 @@ func New(opts Options) (*Scheduler, error) {
 	}
 	s.metrics = m
 	for _, d := range opts.Catalog.All() {
-		e := &entry{det: d, name: d.ID}
+		e := &entry{det: d, name: ledgerName(d)}
 		e.sched, e.schedErr = cron.ParseStandard(d.Cron)
 		if e.schedErr != nil {
 			e.schedErr = fmt.Errorf("detection %q: cron_schedule %q: %w", d.Name, d.Cron, e.schedErr)
@@ -165,7 +165,7 @@ func New(opts Options) (*Scheduler, error) {
 				s.log.Error("detection not scheduled", "detection", d.Name, "err", e.schedErr)
 			}
 		}
-		off, err := windowOffset(d.ID, d.ScheduleWindow, opts.AutoWindow)
+		off, err := windowOffset(ledgerName(d), d.ScheduleWindow, opts.AutoWindow)
 		if err != nil {
 			s.log.Warn("schedule_window ignored", "detection", d.Name, "err", err)
 		}
@@ -180,6 +180,15 @@ func New(opts Options) (*Scheduler, error) {
 		s.incident = &entry{name: IncidentRulesName, sched: sc}
 	}
 	return s, nil
+}
+
+// ledgerName keys a detection's runs: its ESCU id, stable across renames; the saved-search
+// name for content without one.
+func ledgerName(d *detections.Detection) string {
+	if d.ID != "" {
+		return d.ID
+	}
+	return d.SavedSearchName()
 }
 
 // windowOffset is the start delay inside the slot: schedule_window = auto hashes the id into
@@ -528,7 +537,7 @@ func (s *Scheduler) finish(e *entry, slot time.Time, r *store.Run) {
 
 func resultRun(d *detections.Detection, slot, dispatched time.Time, took time.Duration, res *detections.RunResult, manual bool) store.Run {
 	r := store.Run{
-		ID: detections.DefaultSID(d, slot), Detection: d.ID, Slot: slot.UnixNano(),
+		ID: detections.DefaultSID(d, slot), Detection: ledgerName(d), Slot: slot.UnixNano(),
 		Dispatched: dispatched.UnixNano(), Status: StatusSuccess, Manual: manual, Duration: took,
 	}
 	if res == nil {

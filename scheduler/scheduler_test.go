@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/timefmt"
@@ -533,5 +535,30 @@ func TestStartStop(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return")
+	}
+}
+
+func TestMetricsRegister(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := newFixture(t, t.TempDir(), func(o *Options) { o.Registerer = reg })
+	f.runDue(t, utc("2026-03-01T09:30:00Z"))
+	f.runDue(t, utc("2026-03-01T10:10:00Z"))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				got[mf.GetName()] += c.GetValue()
+			}
+		}
+	}
+	if got["hecrisk_scheduler_scans_total"] != 1 || got["hecrisk_scheduler_runs_total"] != float64(len(f.cat.Enabled())) {
+		t.Fatalf("counters %v", got)
+	}
+	if _, err := New(Options{Catalog: f.cat, Runner: f.runner, Store: f.st, Registerer: reg}); err == nil {
+		t.Fatal("second scheduler on the same registry: want a registration error")
 	}
 }

@@ -37,12 +37,12 @@ func (s *server) export(c *fiber.Ctx) error {
 	if mode != "json" && mode != "csv" {
 		return splunkError(c, fiber.StatusBadRequest, "FATAL", fmt.Sprintf("output_mode %q is not supported (json, csv)", mode))
 	}
-	if search == "" {
+	if search == "" || strings.EqualFold(search, "search") || search == "|" {
 		return splunkError(c, fiber.StatusBadRequest, "FATAL", "Empty search.")
 	}
 	// splunkd wants the search command spelled out ("search ..." or a generating "| ...").
 	if !strings.HasPrefix(search, "|") && !hasSearchPrefix(search) {
-		word, _, _ := strings.Cut(search, " ")
+		word := strings.FieldsFunc(search, func(r rune) bool { return r == ' ' || r == '=' || r == '\t' || r == '\n' })[0]
 		return splunkError(c, fiber.StatusBadRequest, "FATAL",
 			fmt.Sprintf("Unknown search command '%s'. A search must start with \"search \" or \"|\".", strings.ToLower(word)))
 	}
@@ -80,7 +80,7 @@ func (s *server) export(c *fiber.Ctx) error {
 		cancel()
 		var pe PositionError
 		text := first.err.Error()
-		if errors.As(first.err, &pe) {
+		if errors.As(first.err, &pe) && !strings.Contains(text, "position") {
 			text = fmt.Sprintf("Error in search at position %d: %s", pe.Position(), text)
 		}
 		s.log.Info("export search failed", "err", first.err)

@@ -83,7 +83,7 @@ func (s *server) riskEvents(c *fiber.Ctx) error {
 	}
 	evs, next, err := s.d.Store.QueryRisk(c.UserContext(), q)
 	if err != nil {
-		return s.internal(c, "query risk events", err)
+		return s.storeError(c, "query risk events", err)
 	}
 	out := Page[RiskEvent]{Results: make([]RiskEvent, len(evs)), NextCursor: next}
 	for i := range evs {
@@ -243,7 +243,7 @@ func (s *server) notables(c *fiber.Ctx) error {
 	}
 	ns, next, err := s.d.Store.QueryNotables(c.UserContext(), earliest, latest, limit, c.Query("cursor"))
 	if err != nil {
-		return s.internal(c, "query notables", err)
+		return s.storeError(c, "query notables", err)
 	}
 	out := Page[Notable]{Results: make([]Notable, len(ns)), NextCursor: next}
 	for i, n := range ns {
@@ -357,4 +357,13 @@ func writeJSON(c *fiber.Ctx, v any) error {
 func (s *server) internal(c *fiber.Ctx, what string, err error) error {
 	s.log.Error(what, "path", c.Path(), "err", err)
 	return apiError(c, fiber.StatusInternalServerError, "internal", what+": "+err.Error())
+}
+
+// storeError tells a client's bad cursor (the store has no sentinel for it; its message names
+// it) from a server fault.
+func (s *server) storeError(c *fiber.Ctx, what string, err error) error {
+	if c.Query("cursor") != "" && strings.Contains(err.Error(), "invalid cursor") {
+		return apiError(c, fiber.StatusBadRequest, "bad_request", fmt.Sprintf("cursor %q is not valid", c.Query("cursor")))
+	}
+	return s.internal(c, what, err)
 }
