@@ -122,6 +122,28 @@ func TestPackMatchesUpstream(t *testing.T) {
 	}
 }
 
+// A whole ESCU tree loads: detections and macros are recognised, stories, data sources and
+// deployments are skipped without error.
+func TestLoadWholeESCUTree(t *testing.T) {
+	dir := sharedDir(t, "escu")
+	c, errs := LoadCatalog(CatalogOptions{NoBuiltin: true, Dirs: []string{dir}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if n := len(c.All()); n != 8 {
+		t.Errorf("%d detections, want 8", n)
+	}
+	names := map[string]bool{}
+	for _, m := range c.Macros() {
+		names[m.Name] = true
+	}
+	for _, want := range []string{"ollama_server", "security_content_ctime", "security_content_summariesonly", "ollama_possible_rce_via_model_loading_filter"} {
+		if !names[want] {
+			t.Errorf("macro %s not loaded", want)
+		}
+	}
+}
+
 func equalRBA(a, b RBA) bool {
 	if a.Message != b.Message || len(a.RiskObjects) != len(b.RiskObjects) || len(a.ThreatObjects) != len(b.ThreatObjects) {
 		return false
