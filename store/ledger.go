@@ -51,9 +51,10 @@ func (s *Store) PutRun(ctx context.Context, r Run) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.isClosed() {
+	if !s.beginOp() {
 		return ErrClosed
 	}
+	defer s.endOp()
 	v, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode run %s: %w", r.Detection, err)
@@ -73,9 +74,10 @@ func (s *Store) PutRun(ctx context.Context, r Run) error {
 // GetRun returns the scheduled run of (detection, slot), or the manual one when there is no
 // scheduled run for that slot.
 func (s *Store) GetRun(detection string, slot int64) (Run, bool, error) {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return Run{}, false, ErrClosed
 	}
+	defer s.endOp()
 	var r Run
 	found := false
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -101,9 +103,10 @@ func (s *Store) GetRun(detection string, slot int64) (Run, bool, error) {
 // Runs lists runs newest slot first, of one detection or of all ("" detection), at most limit
 // (0 = all).
 func (s *Store) Runs(ctx context.Context, detection string, limit int) ([]Run, error) {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return nil, ErrClosed
 	}
+	defer s.endOp()
 	var out []Run
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -157,9 +160,10 @@ func (s *Store) Runs(ctx context.Context, detection string, limit int) ([]Run, e
 
 // GetMeta reads a small metadata value.
 func (s *Store) GetMeta(key string) ([]byte, bool, error) {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return nil, false, ErrClosed
 	}
+	defer s.endOp()
 	var v []byte
 	found := false
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -182,9 +186,10 @@ func (s *Store) GetMeta(key string) ([]byte, bool, error) {
 
 // PutMeta writes a small metadata value durably.
 func (s *Store) PutMeta(key string, val []byte) error {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return ErrClosed
 	}
+	defer s.endOp()
 	err := s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(append([]byte{prefixMeta}, key...), append([]byte(nil), val...))
 	})

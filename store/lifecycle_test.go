@@ -192,3 +192,51 @@ func TestOpenLockedByOtherProcess(t *testing.T) {
 	}
 	_ = s.Close()
 }
+
+func TestCloseWaitsForRunningScan(t *testing.T) {
+	s, err := Open(testOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(context.Background(), []Event{ev("main", "st", 1, "a"), ev("main", "st", 2, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	inFn := make(chan struct{})
+	release := make(chan struct{})
+	scanDone := make(chan error, 1)
+	var reentrant error
+	go func() {
+		first := true
+		scanDone <- s.Scan(context.Background(), ScanQuery{}, func(*Event) error {
+			if first {
+				first = false
+				close(inFn)
+				<-release
+				// Close has started: calls back into the store fail instead of deadlocking.
+				_, _, reentrant = s.GetMeta("x")
+			}
+			return nil
+		})
+	}()
+	<-inFn
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	for !s.isClosed() {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a scan was running", err)
+	default:
+	}
+	close(release)
+	if err := <-scanDone; err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	if !errors.Is(reentrant, ErrClosed) {
+		t.Fatalf("store call during Close = %v, want ErrClosed", reentrant)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -26,9 +26,10 @@ func (s *Store) ReplaceNotables(ctx context.Context, rule string, slot int64, ns
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.isClosed() {
+	if !s.beginOp() {
 		return ErrClosed
 	}
+	defer s.endOp()
 	s.riskMu.Lock()
 	defer s.riskMu.Unlock()
 	nid := s.nid
@@ -76,9 +77,10 @@ func (s *Store) ReplaceNotables(ctx context.Context, rule string, slot int64, ns
 // QueryNotables returns notables with _time in [earliest, latest) newest first (latest 0 = no
 // bound), at most limit (0 = all), and the cursor of the next page ("" when there is none).
 func (s *Store) QueryNotables(ctx context.Context, earliest, latest int64, limit int, cursor string) ([]Notable, string, error) {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return nil, "", ErrClosed
 	}
+	defer s.endOp()
 	cur, err := decodeCursor(cursor)
 	if err != nil {
 		return nil, "", err

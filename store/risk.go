@@ -46,9 +46,10 @@ func (s *Store) ReplaceRiskEvents(ctx context.Context, searchName string, slot i
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.isClosed() {
+	if !s.beginOp() {
 		return ErrClosed
 	}
+	defer s.endOp()
 	s.riskMu.Lock()
 	defer s.riskMu.Unlock()
 	rid := s.rid
@@ -146,9 +147,10 @@ func be64Bytes(v uint64) []byte {
 // QueryRisk returns matching risk events newest first, at most q.Limit of them, and a cursor for
 // the next page ("" when there is none). With Objects set only those objects' index keys are read.
 func (s *Store) QueryRisk(ctx context.Context, q RiskQuery) ([]RiskEvent, string, error) {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return nil, "", ErrClosed
 	}
+	defer s.endOp()
 	cur, err := decodeCursor(q.Cursor)
 	if err != nil {
 		return nil, "", err
@@ -208,9 +210,10 @@ func (s *Store) QueryRisk(ctx context.Context, q RiskQuery) ([]RiskEvent, string
 // ScanRisk calls fn for each risk event with _time in [earliest, latest) in time order (latest 0 =
 // no bound). ErrStop from fn ends the scan without error.
 func (s *Store) ScanRisk(ctx context.Context, earliest, latest int64, fn func(*RiskEvent) error) error {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return ErrClosed
 	}
+	defer s.endOp()
 	err := s.db.View(func(txn *badger.Txn) error {
 		return scanAsc(ctx, txn, prefixRisk, earliest, latest, func(k []byte, item *badger.Item) error {
 			r := &RiskEvent{}

@@ -64,9 +64,10 @@ func (h *iterHeap) Pop() any {
 // Only keys of matching streams inside the range are read. fn owns the *Event it gets. Returning
 // ErrStop from fn ends the scan without error; any other error ends it and is returned.
 func (s *Store) Scan(ctx context.Context, q ScanQuery, fn func(*Event) error) error {
-	if s.isClosed() {
+	if !s.beginOp() {
 		return ErrClosed
 	}
+	defer s.endOp()
 	if q.Latest != 0 && q.Latest <= q.Earliest {
 		return nil
 	}

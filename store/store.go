@@ -79,6 +79,8 @@ type Store struct {
 	qBytes    int64
 	qRequests int
 	closed    bool
+	ops       int        // calls using the database right now; Close waits for them
+	opsDone   *sync.Cond // signalled (with qmu) when ops drops to zero after Close
 	wake      chan struct{}
 	seq       uint64 // last assigned event seq; only the writer touches it
 
@@ -156,6 +158,7 @@ func Open(opts Options) (*Store, error) {
 		wake:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
+	s.opsDone = sync.NewCond(&s.qmu)
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
@@ -229,10 +232,38 @@ func (s *Store) Close() error {
 	s.qmu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
+	// Badger must not be closed under a running scan or update.
+	s.qmu.Lock()
+	for s.ops > 0 {
+		s.opsDone.Wait()
+	}
+	s.qmu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
 	return nil
+}
+
+// beginOp registers a call that uses the database; it reports false once Close has started. A
+// counter rather than an RWMutex, so that a callback calling back into the store during Close gets
+// ErrClosed instead of deadlocking.
+func (s *Store) beginOp() bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.ops++
+	return true
+}
+
+func (s *Store) endOp() {
+	s.qmu.Lock()
+	s.ops--
+	if s.ops == 0 && s.closed {
+		s.opsDone.Broadcast()
+	}
+	s.qmu.Unlock()
 }
 
 func (s *Store) isClosed() bool {
