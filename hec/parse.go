@@ -56,6 +56,30 @@ type envelope struct {
 // ParseBatch, so the body buffer (owned by fiber) may be reused afterwards.
 const parseFlags = json.DontCopyRawMessage | json.DontCopyNumber | json.DontMatchCaseInsensitiveStructFields
 
+// envelopeFlags also lets metadata strings alias the body; they pass through an interner that
+// copies each distinct value once per request (a batch usually repeats one host, source and
+// sourcetype), which saves most of the per-event allocations.
+const envelopeFlags = parseFlags | json.DontCopyString
+
+// interner returns stable copies of strings that may alias a reused buffer.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) >= 256 {
+		// Many distinct values: interning would only grow the map.
+		return strings.Clone(s)
+	}
+	v := strings.Clone(s)
+	in[v] = v
+	return v
+}
+
 // ParseBatch parses a /services/collector/event body: JSON objects back to back with any
 // whitespace between them, or top-level arrays of objects. On error it returns the events that
 // precede the bad one (Splunk indexes those) and an *Error whose InvalidEvent is the bad event's
@@ -63,6 +87,7 @@ const parseFlags = json.DontCopyRawMessage | json.DontCopyNumber | json.DontMatc
 func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 	var b Batch
 	n := 0
+	in := interner{}
 	rest := skipSpace(body)
 	if len(rest) == 0 {
 		return b, NewError(CodeNoData)
@@ -70,7 +95,7 @@ func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 	for len(rest) > 0 {
 		if rest[0] != '[' {
 			var err *Error
-			rest, err = parseOne(rest, n, opts, &b)
+			rest, err = parseOne(rest, n, opts, in, &b)
 			if err != nil {
 				return b, err
 			}
@@ -86,7 +111,7 @@ func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 		}
 		for {
 			var err *Error
-			rest, err = parseOne(rest, n, opts, &b)
+			rest, err = parseOne(rest, n, opts, in, &b)
 			if err != nil {
 				return b, err
 			}
@@ -114,18 +139,18 @@ func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 
 // parseOne decodes the envelope at the start of in, validates it, appends it to b and returns
 // the bytes after it.
-func parseOne(in []byte, n int, opts BatchOptions, b *Batch) ([]byte, *Error) {
+func parseOne(body []byte, n int, opts BatchOptions, in interner, b *Batch) ([]byte, *Error) {
 	var env envelope
-	rest, err := json.Parse(in, &env, parseFlags)
+	rest, err := json.Parse(body, &env, envelopeFlags)
 	if err != nil {
 		return rest, NewError(CodeInvalidDataFormat).atEvent(n)
 	}
-	size := len(in) - len(rest)
+	size := len(body) - len(rest)
 	ev := store.Event{
-		Index:      orDefault(env.Index, opts.Defaults.Index),
-		Host:       orDefault(env.Host, opts.Defaults.Host),
-		Source:     orDefault(env.Source, opts.Defaults.Source),
-		Sourcetype: orDefault(env.Sourcetype, opts.Defaults.Sourcetype),
+		Index:      orDefault(in.get(env.Index), opts.Defaults.Index),
+		Host:       orDefault(in.get(env.Host), opts.Defaults.Host),
+		Source:     orDefault(in.get(env.Source), opts.Defaults.Source),
+		Sourcetype: orDefault(in.get(env.Sourcetype), opts.Defaults.Sourcetype),
 		Received:   opts.Now.UnixNano(),
 	}
 	raw, e := eventText(env.Event)
@@ -142,7 +167,7 @@ func parseOne(in []byte, n int, opts BatchOptions, b *Batch) ([]byte, *Error) {
 	} else {
 		ev.Time = opts.Now.UnixNano()
 	}
-	if ev.Fields, ok = parseFields(env.Fields); !ok {
+	if ev.Fields, ok = parseFields(env.Fields, in); !ok {
 		return rest, NewError(CodeIndexedFields).atEvent(n)
 	}
 	if opts.AllowIndex != nil && !opts.AllowIndex(ev.Index) {
@@ -266,7 +291,7 @@ func allDigits(s string) bool {
 // Order is kept (store.Event keeps fields in arrival order); a repeated name adds values.
 // Nested objects, arrays inside arrays, or a non-object "fields" are refused (code 15).
 // null values are skipped: they carry nothing to index.
-func parseFields(v json.RawMessage) ([]store.Field, bool) {
+func parseFields(v json.RawMessage, in interner) ([]store.Field, bool) {
 	v = skipSpace(v)
 	if len(v) == 0 || (len(v) >= 4 && string(v[:4]) == "null") {
 		return nil, true
@@ -282,10 +307,11 @@ func parseFields(v json.RawMessage) ([]store.Field, bool) {
 	for {
 		var name string
 		var err error
-		rest, err = json.Parse(rest, &name, parseFlags)
+		rest, err = json.Parse(rest, &name, envelopeFlags)
 		if err != nil || len(rest) == 0 || rest[0] != ':' {
 			return nil, false
 		}
+		name = in.get(name)
 		var val json.RawMessage
 		rest, err = json.Parse(rest[1:], &val, parseFlags)
 		if err != nil {

@@ -562,6 +562,15 @@ func (s *Server) handleRaw(c *fiber.Ctx, r request) error {
 			}
 			return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeInvalidDataFormat))
 		}
+		// The pipeline enforces maxEventSize when it was built with it; check again so that a
+		// pipeline built without the limit cannot let an oversized event through.
+		if max := int(s.settings.MaxEventSize); max > 0 {
+			for i := range events {
+				if len(events[i].Raw) > max {
+					return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeInvalidDataFormat))
+				}
+			}
+		}
 	} else {
 		var e *Error
 		events, e = splitLines(body, d, now, int(s.settings.MaxEventSize))
