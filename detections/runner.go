@@ -74,7 +74,11 @@ func NewRunner(opts RunnerOptions) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{opts: opts, log: log, throttle: newThrottle(), parsed: map[*Detection]parsedQuery{}}
+	var meta metaStore
+	if opts.Store != nil {
+		meta = opts.Store
+	}
+	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}}
 	r.macros = opts.Macros
 	if r.macros == nil {
 		if opts.Catalog != nil {
@@ -204,7 +208,11 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 	for i := range res.Rows {
 		rows[i] = rowFields(&res.Rows[i])
 	}
-	rows, res.Suppressed = r.throttle.filter(d, slot, rows, dryRun)
+	rows, suppressed, err := r.throttle.filter(d, slot, rows, dryRun)
+	res.Suppressed = suppressed
+	if err != nil {
+		r.log.Warn("alert suppression state", "detection", d.Name, "err", err)
+	}
 	info := RiskInfo{SID: res.SID, Now: slot}
 	if r.opts.Catalog != nil {
 		info.TacticIDs, info.Tactics = r.opts.Catalog.Tactics(d.Tags.MitreAttackID)

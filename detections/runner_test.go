@@ -219,3 +219,19 @@ func TestRunIncidentRulesStore(t *testing.T) {
 		t.Errorf("with threshold 200: %+v", ns)
 	}
 }
+
+func TestRunSlotSuppression(t *testing.T) {
+	st := openStore(t)
+	r := NewRunner(RunnerOptions{Store: st})
+	d := &Detection{Name: "Throttled", Search: `| makeresults | eval src="10.1.1.1"`, Earliest: "-1h", Latest: "now",
+		RBA:      RBA{Message: "from $src$", RiskObjects: []RiskObject{{Field: "src", Type: "system", Score: 5}}},
+		Suppress: Suppress{Enabled: true, Fields: []string{"src"}, Period: 90 * time.Minute}}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, want := range []struct{ risk, suppressed int }{{1, 0}, {0, 1}, {1, 0}} {
+		res := r.RunSlot(context.Background(), t0.Add(time.Duration(i)*time.Hour), []*Detection{d}, nil, false)[0]
+		if res.Err != nil || len(res.Risk) != want.risk || res.Suppressed != want.suppressed || len(res.Rows) != 1 {
+			t.Errorf("slot %d: err=%v risk=%d suppressed=%d rows=%d, want risk=%d suppressed=%d",
+				i, res.Err, len(res.Risk), res.Suppressed, len(res.Rows), want.risk, want.suppressed)
+		}
+	}
+}

@@ -1,23 +1,36 @@
 package detections
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/segmentio/encoding/json"
+
 	"github.com/hecrisk/hecrisk/store"
 )
+
+// metaStore keeps throttle state across restarts; *store.Store is one.
+type metaStore interface {
+	GetMeta(key string) ([]byte, bool, error)
+	PutMeta(key string, val []byte) error
+}
 
 // throttle implements savedsearches.conf alert suppression: after a detection fires for a
 // combination of alert.suppress.fields values, results with the same values are dropped until
 // alert.suppress.period has passed. Without fields the whole alert is suppressed. Times are
 // slot times, so a rerun of a slot is never suppressed by its own earlier run.
 type throttle struct {
+	meta metaStore // nil: memory only
+
 	mu   sync.Mutex
-	last map[string]map[string]time.Time // saved-search name -> key -> slot it last fired
+	last map[string]map[string]int64 // saved-search name -> key -> slot (ns) it last fired
 }
 
-func newThrottle() *throttle { return &throttle{last: map[string]map[string]time.Time{}} }
+func newThrottle(meta metaStore) *throttle {
+	return &throttle{meta: meta, last: map[string]map[string]int64{}}
+}
 
 func suppressKey(row []store.Field, fields []string) string {
 	var b strings.Builder
@@ -30,35 +43,73 @@ func suppressKey(row []store.Field, fields []string) string {
 	return b.String()
 }
 
+func throttleMetaKey(search string) string { return "detections/suppress/" + search }
+
+// state returns the detection's fired keys, loading them from the store the first time.
+func (t *throttle) state(name string) (map[string]int64, error) {
+	if seen, ok := t.last[name]; ok {
+		return seen, nil
+	}
+	seen := map[string]int64{}
+	t.last[name] = seen
+	if t.meta == nil {
+		return seen, nil
+	}
+	b, ok, err := t.meta.GetMeta(throttleMetaKey(name))
+	if err != nil || !ok {
+		return seen, err
+	}
+	if err := json.Unmarshal(b, &seen); err != nil {
+		return seen, fmt.Errorf("decode suppression state of %q: %w", name, err)
+	}
+	t.last[name] = seen
+	return seen, nil
+}
+
 // filter returns the rows that may fire at slot, and records them as fired unless dryRun.
-func (t *throttle) filter(d *Detection, slot time.Time, rows [][]store.Field, dryRun bool) (kept [][]store.Field, suppressed int) {
+// An error means the state could not be read or saved; the rows are still filtered with what
+// is known.
+func (t *throttle) filter(d *Detection, slot time.Time, rows [][]store.Field, dryRun bool) (kept [][]store.Field, suppressed int, err error) {
 	if !d.Suppress.Enabled || d.Suppress.Period <= 0 {
-		return rows, 0
+		return rows, 0, nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	name := d.SavedSearchName()
-	seen := t.last[name]
-	if seen == nil {
-		seen = map[string]time.Time{}
-		t.last[name] = seen
-	}
+	seen, err := t.state(name)
+	at := slot.UnixNano()
 	var fired []string
 	for _, row := range rows {
 		k := suppressKey(row, d.Suppress.Fields)
-		if last, ok := seen[k]; ok && last.Before(slot) && slot.Sub(last) < d.Suppress.Period {
+		if last, ok := seen[k]; ok && last < at && at-last < int64(d.Suppress.Period) {
 			suppressed++
 			continue
 		}
 		kept = append(kept, row)
 		fired = append(fired, k)
 	}
-	if !dryRun {
-		for _, k := range fired {
-			if last, ok := seen[k]; !ok || slot.After(last) {
-				seen[k] = slot
-			}
+	if dryRun || len(fired) == 0 {
+		return kept, suppressed, err
+	}
+	for _, k := range fired {
+		if last, ok := seen[k]; !ok || at > last {
+			seen[k] = at
 		}
 	}
-	return kept, suppressed
+	// Entries older than the period can never suppress again; drop them so the state stays small.
+	for k, last := range seen {
+		if at-last >= int64(d.Suppress.Period) && last < at {
+			delete(seen, k)
+		}
+	}
+	if t.meta != nil {
+		b, mErr := json.Marshal(seen)
+		if mErr == nil {
+			mErr = t.meta.PutMeta(throttleMetaKey(name), b)
+		}
+		if mErr != nil && err == nil {
+			err = fmt.Errorf("save suppression state of %q: %w", name, mErr)
+		}
+	}
+	return kept, suppressed, err
 }

@@ -17,7 +17,7 @@ func TestThrottle(t *testing.T) {
 		}
 		return out
 	}
-	th := newThrottle()
+	th := newThrottle(nil)
 	steps := []struct {
 		slot       time.Time
 		srcs       []string
@@ -33,21 +33,51 @@ func TestThrottle(t *testing.T) {
 		{t0.Add(200 * time.Minute), []string{"a", "x"}, false, 1, 1}, // a fired 80 minutes ago
 	}
 	for i, s := range steps {
-		kept, supp := th.filter(d, s.slot, rows(s.srcs...), s.dry)
+		kept, supp, err := th.filter(d, s.slot, rows(s.srcs...), s.dry)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(kept) != s.kept || supp != s.supp {
 			t.Errorf("step %d: kept %d suppressed %d, want %d %d", i, len(kept), supp, s.kept, s.supp)
 		}
 	}
 
 	whole := &Detection{Name: "Y", Suppress: Suppress{Enabled: true, Period: time.Hour}}
-	if k, _ := th.filter(whole, t0, rows("a", "b"), false); len(k) != 2 {
+	if k, _, _ := th.filter(whole, t0, rows("a", "b"), false); len(k) != 2 {
 		t.Errorf("first run kept %d", len(k))
 	}
-	if k, s := th.filter(whole, t0.Add(30*time.Minute), rows("c"), false); len(k) != 0 || s != 1 {
+	if k, s, _ := th.filter(whole, t0.Add(30*time.Minute), rows("c"), false); len(k) != 0 || s != 1 {
 		t.Errorf("without fields the whole alert is suppressed: kept %d suppressed %d", len(k), s)
 	}
 	off := &Detection{Name: "Z"}
-	if k, _ := th.filter(off, t0, rows("a", "a"), false); len(k) != 2 {
+	if k, _, _ := th.filter(off, t0, rows("a", "a"), false); len(k) != 2 {
 		t.Error("suppression disabled must keep all rows")
+	}
+}
+
+// Suppression survives a restart: the state is kept in the store's metadata.
+func TestThrottlePersists(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2025, 10, 5, 10, 0, 0, 0, time.UTC)
+	d := &Detection{Name: "P", Suppress: Suppress{Enabled: true, Fields: []string{"src"}, Period: time.Hour}}
+	row := [][]store.Field{{f("src", "a")}}
+	st, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _, err := newThrottle(st).filter(d, t0, row, false); err != nil || len(k) != 1 {
+		t.Fatalf("first run: %d %v", len(k), err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k, s, err := newThrottle(st).filter(d, t0.Add(30*time.Minute), row, false)
+	if err != nil || len(k) != 0 || s != 1 {
+		t.Errorf("after restart: kept %d suppressed %d err %v", len(k), s, err)
 	}
 }
