@@ -179,14 +179,22 @@ func builtin(name string, a []evalFn) evalFn {
 			return arg(2, c, r)
 		}
 	case "match":
+		fixed := constRegex(a[1])
 		return func(c *execCtx, r *Row) Value {
-			v, p := arg(0, c, r), arg(1, c, r)
-			if v.IsNull() || p.IsNull() {
+			v := arg(0, c, r)
+			if v.IsNull() {
 				return Value{}
 			}
-			re, err := c.regex(p.String())
-			if err != nil {
-				return Value{}
+			re := fixed
+			if re == nil {
+				p := arg(1, c, r)
+				if p.IsNull() {
+					return Value{}
+				}
+				var err error
+				if re, err = c.regex(p.String()); err != nil {
+					return Value{}
+				}
 			}
 			for _, s := range v.Values() {
 				if re.MatchString(s) {
@@ -198,14 +206,22 @@ func builtin(name string, a []evalFn) evalFn {
 	case "like":
 		return func(c *execCtx, r *Row) Value { return likeVal(arg(0, c, r), arg(1, c, r)) }
 	case "replace":
+		fixed := constRegex(a[1])
 		return func(c *execCtx, r *Row) Value {
-			v, p, rep := arg(0, c, r), arg(1, c, r), arg(2, c, r)
-			if v.IsNull() || p.IsNull() || rep.IsNull() {
+			v, rep := arg(0, c, r), arg(2, c, r)
+			if v.IsNull() || rep.IsNull() {
 				return Value{}
 			}
-			re, err := c.regex(p.String())
-			if err != nil {
-				return Value{}
+			re := fixed
+			if re == nil {
+				p := arg(1, c, r)
+				if p.IsNull() {
+					return Value{}
+				}
+				var err error
+				if re, err = c.regex(p.String()); err != nil {
+					return Value{}
+				}
 			}
 			repl := sedReplacement(rep.String())
 			out := make([]string, 0, v.Len())
@@ -586,6 +602,20 @@ func builtin(name string, a []evalFn) evalFn {
 		return inFn(a[0], a[1:])
 	}
 	panic("spl: builtin without implementation: " + name)
+}
+
+// constRegex precompiles a literal pattern argument; nil when the pattern is
+// computed per row.
+func constRegex(fn evalFn) *regexp.Regexp {
+	p, ok := constString(fn)
+	if !ok {
+		return nil
+	}
+	re, err := compileRegex(p)
+	if err != nil {
+		return nil
+	}
+	return re
 }
 
 func epochTime(f float64) time.Time {

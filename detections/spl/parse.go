@@ -206,7 +206,10 @@ func pushdown(x sexpr) ([]*sTime, []store.Stream) {
 		case *sTime:
 			times = append(times, n)
 		case *sCmp:
-			if n.op != "=" || n.vm.glob || n.vm.any {
+			// The store matches streams exactly, while search values are
+			// case-insensitive: only push down values already in the
+			// conventional lower case; others are found by filtering.
+			if n.op != "=" || n.vm.glob || n.vm.any || n.val != strings.ToLower(n.val) {
 				return
 			}
 			switch n.field {

@@ -108,6 +108,7 @@ func TestPushdown(t *testing.T) {
 		{`NOT sourcetype=x`, ""},
 		{`GIN`, ""},
 		{`sourcetype=a sourcetype=b`, ""},
+		{`sourcetype=Ollama:Server`, ""},
 	}
 	for _, tc := range tests {
 		q, err := Parse(tc.q, nil)
