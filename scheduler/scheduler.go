@@ -356,28 +356,41 @@ func (s *Scheduler) enqueue(ctx context.Context, now time.Time) {
 		if e.next.IsZero() {
 			e.next = s.nextSlot(e, now)
 		}
+		// Slots older than the catch-up limit plus the recorded ones are only counted, so a
+		// long downtime of a frequent search costs neither memory nor ledger writes.
+		var dropped int
+		var oldest time.Time
+		keep := s.opts.CatchUpLimit + maxSkipRecords
 		for !e.next.Add(e.offset).After(now) {
 			e.pending = append(e.pending, e.next)
 			e.next = s.nextSlot(e, e.next)
-			if len(e.pending) > 2*maxSkipRecords+s.opts.CatchUpLimit {
-				s.skipOld(ctx, e, now)
+			if len(e.pending) > 2*keep {
+				if dropped == 0 {
+					oldest = e.pending[0]
+				}
+				n := len(e.pending) - keep
+				dropped += n
+				e.pending = append(e.pending[:0], e.pending[n:]...)
 			}
 		}
-		s.skipOld(ctx, e, now)
+		s.skipOld(ctx, e, now, dropped, oldest)
 	}
 }
 
-// skipOld records all but the newest CatchUpLimit pending slots as skipped.
-func (s *Scheduler) skipOld(ctx context.Context, e *entry, now time.Time) {
+// skipOld records all but the newest CatchUpLimit pending slots as skipped; dropped more, older
+// than oldest pending, were only counted.
+func (s *Scheduler) skipOld(ctx context.Context, e *entry, now time.Time, dropped int, oldest time.Time) {
 	n := len(e.pending) - s.opts.CatchUpLimit
 	if n <= 0 {
 		return
 	}
-	old := e.pending[:n]
-	s.log.Warn("catch-up limit reached: skipping missed slots", "detection", e.label(), "skipped", n,
-		"oldest", old[0], "newest", old[n-1], "catch_up_limit", s.opts.CatchUpLimit)
-	s.metrics.skipped.Add(float64(n))
-	rec := old
+	rec := e.pending[:n]
+	if dropped == 0 {
+		oldest = rec[0]
+	}
+	s.log.Warn("catch-up limit reached: skipping missed slots", "detection", e.label(), "skipped", n+dropped,
+		"recorded", len(rec), "oldest", oldest, "newest", rec[n-1], "catch_up_limit", s.opts.CatchUpLimit)
+	s.metrics.skipped.Add(float64(n + dropped))
 	if len(rec) > maxSkipRecords {
 		rec = rec[len(rec)-maxSkipRecords:]
 	}

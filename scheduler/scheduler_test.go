@@ -562,3 +562,42 @@ func TestMetricsRegister(t *testing.T) {
 		t.Fatal("second scheduler on the same registry: want a registration error")
 	}
 }
+
+// A month down with a per-minute search: the newest CatchUpLimit slots run, the ledger gets at
+// most maxSkipRecords skipped entries, and nothing older is kept in memory.
+func TestLongDowntimeIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	setup := func(o *Options) {
+		o.CatchUpLimit = 2
+		for i, d := range o.Catalog.All() {
+			d.Cron, d.ScheduleWindow, d.Disabled = "* * * * *", "0", i != 0
+		}
+	}
+	f := newFixture(t, dir, setup)
+	d := f.cat.All()[0]
+	start := utc("2026-03-01T10:00:30Z")
+	f.runDue(t, start.Add(-time.Minute))
+	f.runDue(t, start)
+	f.st.Close()
+
+	g := newFixture(t, dir, setup)
+	back := start.Add(30 * 24 * time.Hour)
+	g.runDue(t, back)
+	want := []time.Time{back.Truncate(time.Minute).Add(-time.Minute), back.Truncate(time.Minute)}
+	if got := g.runner.slots(); !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Fatalf("slots %v, want %v", got, want)
+	}
+	runs, err := g.st.Runs(context.Background(), d.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := 0
+	for _, r := range runs {
+		if r.Status == StatusSkipped {
+			skipped++
+		}
+	}
+	if skipped != maxSkipRecords {
+		t.Fatalf("skipped entries %d, want %d", skipped, maxSkipRecords)
+	}
+}

@@ -47,6 +47,10 @@ func (s *server) export(c *fiber.Ctx) error {
 			fmt.Sprintf("Unknown search command '%s'. A search must start with \"search \" or \"|\".", strings.ToLower(word)))
 	}
 	earliest, latest := formOrQuery(c, "earliest_time"), formOrQuery(c, "latest_time")
+	if c.Method() == fiber.MethodHead {
+		// fasthttp sends no body to HEAD, so a search would have no reader.
+		return c.SendStatus(fiber.StatusOK)
+	}
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
 	ch := make(chan exportChunk, 64)
