@@ -240,3 +240,31 @@ func TestCloseWaitsForRunningScan(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestInMemoryAndGCLoop(t *testing.T) {
+	for _, opts := range []Options{
+		{InMemory: true},
+		{Dir: t.TempDir(), GCInterval: 5 * time.Millisecond, MemTableSize: 1 << 20},
+	} {
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 5; i++ {
+			if err := s.Append(context.Background(), benchEvents(100, base+int64(i)*1000)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond) // let the GC ticker fire between writes
+		}
+		if got := len(scanAll(t, s, ScanQuery{})); got != 500 {
+			t.Fatalf("%+v: %d events, want 500", opts, got)
+		}
+		lsm, vlog := s.Size()
+		if lsm < 0 || vlog < 0 {
+			t.Fatalf("Size = %d, %d", lsm, vlog)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close with GC loop: %v", err)
+		}
+	}
+}
