@@ -67,6 +67,7 @@ func TestParseErrors(t *testing.T) {
 		{"unterminated stanza", "# c\n[abc\nk = v\n", "x.conf:2: unterminated stanza header"},
 		{"empty key", "[a]\n = v\n", "x.conf:2: empty key"},
 		{"line after continuation", "[a]\nk = a\\\nb\nbad\n", "x.conf:4: expected"},
+		{"key split by continuation", "[a]\nk\\\n= v\n", "x.conf:2: expected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,4 +324,53 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d, err=%v", tt.in, got, err, tt.want, tt.err)
 		}
 	}
+}
+
+func TestFallbackReplacesWholeStanzas(t *testing.T) {
+	base, err := ParseString("builtin/props.conf", "[ollama:server]\nTIME_PREFIX = x\nTZ = UTC\n[ollama:api]\nKV_MODE = none\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := ParseString("ta/props.conf", "[ollama:server]\nTIME_PREFIX = y\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Merge(user).Fallback(Merge(base))
+	if v, _ := got.Get("ollama:server", "TIME_PREFIX"); v != "y" {
+		t.Errorf("user stanza must win: TIME_PREFIX = %q", v)
+	}
+	if _, ok := got.Get("ollama:server", "TZ"); ok {
+		t.Errorf("a user stanza replaces the built-in one whole; TZ must not leak through")
+	}
+	if v, _ := got.Get("ollama:api", "KV_MODE"); v != "none" {
+		t.Errorf("built-in stanza missing from user config must be kept: KV_MODE = %q", v)
+	}
+}
+
+// FuzzParse: any input either parses or fails with a SyntaxError naming a line of the input.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"[a]\nk = v\n", "g=1\n[b]\nx = a\\\nb\n", "[x\n", "junk\n", "#c\n[]\n=\n", "\uFEFF[a]\r\nk=\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		file, err := ParseString("f.conf", s)
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v is not a SyntaxError", err)
+			}
+			if lines := strings.Count(s, "\n") + 1; se.Line < 1 || se.Line > lines {
+				t.Fatalf("line %d outside 1..%d", se.Line, lines)
+			}
+			return
+		}
+		for _, st := range file.Stanzas {
+			for _, kv := range st.KVs {
+				if kv.Key == "" || strings.ContainsAny(kv.Key, "=\n") {
+					t.Fatalf("bad key %q", kv.Key)
+				}
+			}
+		}
+		_ = Merge(file).Names()
+	})
 }

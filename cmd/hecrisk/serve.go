@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hecrisk/hecrisk/hec"
+	"github.com/hecrisk/hecrisk/hec/indextime"
+	"github.com/hecrisk/hecrisk/scheduler"
+	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
+	"github.com/hecrisk/hecrisk/web/api"
+)
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	var b baseFlags
+	fs := newFlagSet("serve", stderr)
+	b.register(fs)
+	hecAddr := fs.String("hec-addr", ":8088", "HEC listen address (Splunk's HEC port)")
+	apiAddr := fs.String("api-addr", "127.0.0.1:8089", "REST API and web console listen address (Splunk's management port)")
+	noSched := fs.Bool("no-scheduler", false, "do not run detections on their schedule (manual dispatch still works)")
+	concurrent := fs.Int("max-concurrent-runs", 2, "scheduled runs (shared scans) in flight at once")
+	catchUp := fs.Int("catch-up-limit", 24, "missed slots per detection run after downtime; older ones are recorded as skipped")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests and runs")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sys, err := openSystem(&b, stderr, systemOptions{registerer: reg, syncWrites: true})
+	if err != nil {
+		return err
+	}
+	log := sys.log
+	defer func() {
+		if err := sys.Close(); err != nil {
+			log.Error("close store", "error", err)
+		}
+	}()
+
+	inputs, err := sys.layers.Load("inputs.conf")
+	if err != nil {
+		return err
+	}
+	limits, err := sys.layers.Load("limits.conf")
+	if err != nil {
+		return err
+	}
+	settings, err := hec.LoadSettings(inputs, limits, log)
+	if err != nil {
+		return err
+	}
+	pipe, err := indextime.New(indextime.Options{Props: sys.props, Transforms: sys.transforms,
+		DefaultTZ: sys.loc, Logger: log, MaxEventSize: int(settings.MaxEventSize)})
+	if err != nil {
+		return fmt.Errorf("index-time props: %w", err)
+	}
+	hecSrv, err := hec.New(hec.Options{Inputs: inputs, Limits: limits, Store: sys.store, Pipeline: pipe,
+		Meta: sys.store, Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	token, err := apiToken(sys.layers, sys.store, log)
+	if err != nil {
+		return err
+	}
+
+	sched, err := scheduler.New(scheduler.Options{Catalog: sys.catalog, Runner: sys.runner, Store: sys.store,
+		MaxConcurrent: *concurrent, CatchUpLimit: *catchUp, Loc: sys.loc, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+
+	apiApp := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: time.Minute,
+		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute})
+	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched),
+		APIToken: token, Loc: sys.loc, Logger: log})
+	mountConsole(apiApp, consoleDeps{sys: sys, hec: hecSrv, token: token})
+
+	hecLn, err := net.Listen("tcp", *hecAddr)
+	if err != nil {
+		return fmt.Errorf("HEC listener: %w", err)
+	}
+	apiLn, err := net.Listen("tcp", *apiAddr)
+	if err != nil {
+		hecLn.Close()
+		return fmt.Errorf("API listener: %w", err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- hecSrv.Serve(hecLn) }()
+	go func() { errc <- apiApp.Listener(apiLn) }()
+	if !*noSched {
+		sched.Start(ctx)
+	}
+	log.Info("hecrisk started", "hec", hecLn.Addr().String(), "api", "http://"+apiLn.Addr().String()+"/",
+		"data", b.data, "detections", len(sys.catalog.Enabled()), "scheduler", !*noSched)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("listener stopped", "error", runErr)
+	}
+	// Order matters: stop taking events (HEC answers code 23 meanwhile), let scheduled runs finish,
+	// then close the API; the deferred store close drains the commit queue last.
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := hecSrv.Shutdown(sctx); err != nil {
+		log.Error("HEC shutdown", "error", err)
+	}
+	if !*noSched {
+		sched.Stop()
+	}
+	if err := apiApp.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("API shutdown", "error", err)
+	}
+	log.Info("stopped")
+	return runErr
+}
