@@ -289,6 +289,10 @@ func (pl *plan) apply(ev *store.Event) bool {
 // breakEvents calls emit for each event of body: text between matches of the breaker's first
 // group, which is dropped. Events of only blanks are skipped, as Splunk drops empty events.
 func breakEvents(re *regexp.Regexp, body []byte, emit func([]byte) bool) {
+	if fastBreaker(re) {
+		breakLines(body, emit)
+		return
+	}
 	start, from := 0, 0
 	for from <= len(body) {
 		m := re.FindSubmatchIndex(body[from:])
@@ -315,6 +319,27 @@ func breakEvents(re *regexp.Regexp, body []byte, emit func([]byte) bool) {
 		if seg := body[start:]; !blank(seg) {
 			emit(seg)
 		}
+	}
+}
+
+// breakLines is breakEvents for the default ([\r\n]+) breaker.
+func breakLines(body []byte, emit func([]byte) bool) {
+	for len(body) > 0 {
+		i := bytes.IndexAny(body, "\r\n")
+		if i < 0 {
+			if !blank(body) {
+				emit(body)
+			}
+			return
+		}
+		if seg := body[:i]; !blank(seg) && !emit(seg) {
+			return
+		}
+		j := i
+		for j < len(body) && (body[j] == '\r' || body[j] == '\n') {
+			j++
+		}
+		body = body[j:]
 	}
 }
 

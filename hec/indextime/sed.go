@@ -13,6 +13,7 @@ type sedCmd struct {
 	class string
 	// s command
 	re   *regexp.Regexp
+	lit  string // required literal of re, see requiredLiteral
 	repl []replPart
 	nth  int  // replace from the nth match on (1-based); 1 without a number
 	all  bool // g: every match (from nth on)
@@ -93,6 +94,7 @@ func parseSed(stanza, key, v string) (*sedCmd, error) {
 		return nil, err
 	}
 	cmd.re = re
+	cmd.lit = requiredLiteral(re)
 	cmd.repl = parseReplacement(parts[1], delim, re.NumSubexp())
 	return cmd, nil
 }
@@ -203,6 +205,9 @@ func parseReplacement(s string, delim rune, groups int) []replPart {
 func (c *sedCmd) apply(s string) string {
 	if c.re == nil {
 		return c.transliterate(s)
+	}
+	if !mayMatch(c.lit, s) {
+		return s
 	}
 	matches := c.re.FindAllStringSubmatchIndex(s, -1)
 	if len(matches) < c.nth {

@@ -107,7 +107,10 @@ func Parse(name string, r io.Reader) (*File, error) {
 			file.Stanzas = append(file.Stanzas, cur)
 			continue
 		}
-		// Join continuation lines before splitting on '=' so a value may span lines.
+		// The key and '=' must be on the first physical line; only the value may continue.
+		if !strings.Contains(strings.TrimSuffix(line, `\`), "=") {
+			return nil, &SyntaxError{name, start, fmt.Sprintf("expected \"key = value\" or \"[stanza]\", got %q", clip(trimmed))}
+		}
 		for strings.HasSuffix(line, `\`) {
 			if !sc.Scan() {
 				line = strings.TrimSuffix(line, `\`)
