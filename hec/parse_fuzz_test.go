@@ -36,6 +36,14 @@ func FuzzParseBatch(f *testing.F) {
 		if !bytes.Equal(orig, body) {
 			t.Fatal("ParseBatch modified its input")
 		}
+		// Events must not alias the body: fiber reuses its buffers after the handler.
+		before := fmt.Sprintf("%+v", b.Events)
+		for i := range body {
+			body[i] = '#'
+		}
+		if after := fmt.Sprintf("%+v", b.Events); after != before {
+			t.Fatalf("events changed with the body buffer:\n%s\n%s", before, after)
+		}
 		if len(b.Events) != len(b.HasTime) {
 			t.Fatalf("%d events but %d time flags", len(b.Events), len(b.HasTime))
 		}
