@@ -260,10 +260,12 @@ func (c *Catalog) applyDeployment(d *Detection) {
 func (c *Catalog) ApplySavedSearchesConf(cfg *conf.Config) []error {
 	var errs []error
 	for _, d := range c.dets {
-		kvs, ok := cfg.Stanza(d.SavedSearchName())
-		if !ok {
+		// Only the stanza's own keys: ESCU's shipped stanza sets every scheduling key
+		// explicitly, so a [default] stanza never reaches a detection.
+		if !cfg.Has(d.SavedSearchName()) {
 			continue
 		}
+		kvs := cfg.Own(d.SavedSearchName())
 		vals := make(map[string]string, len(kvs))
 		for k, kv := range kvs {
 			vals[k] = kv.Value

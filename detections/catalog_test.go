@@ -272,7 +272,7 @@ func TestSavedSearchesConfLayers(t *testing.T) {
 	}
 	write(filepath.Join(app, "default", "savedsearches.conf"), "[ESCU - Ollama Excessive API Requests - Rule]\ncron_schedule = 5 * * * *\ndisabled = 1\n")
 	write(filepath.Join(app, "local", "savedsearches.conf"), "[ESCU - Ollama Excessive API Requests - Rule]\ndisabled = 0\n")
-	write(filepath.Join(confDir, "savedsearches.conf"), "[ESCU - Ollama Excessive API Requests - Rule]\ndispatch.latest_time = -5m@m\n\n[ESCU - Ollama Possible RCE via Model Loading - Rule]\ndisabled = maybe\n")
+	write(filepath.Join(confDir, "savedsearches.conf"), "[ESCU - Ollama Excessive API Requests - Rule]\ndispatch.latest_time = -5m@m\n\n[ESCU - Ollama Possible RCE via Model Loading - Rule]\ndisabled = maybe\n\n[default]\ndispatch.earliest_time = -24h\n")
 	cfg, err := conf.Layers{ConfDir: confDir, Apps: []string{app}}.Load("savedsearches.conf")
 	if err != nil {
 		t.Fatal(err)
