@@ -16,10 +16,11 @@ import (
 	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
-// fakeClock is set by the test; timers never fire on their own.
+// fakeClock is set by the test; a timer fires when Set moves the clock past its deadline.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -30,13 +31,37 @@ func (c *fakeClock) Now() time.Time {
 
 func (c *fakeClock) Set(t time.Time) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.now = t
-	c.mu.Unlock()
+	live := c.timers[:0]
+	for _, tm := range c.timers {
+		if tm.at.After(t) {
+			live = append(live, tm)
+			continue
+		}
+		tm.c <- t
+	}
+	c.timers = live
 }
 
-func (c *fakeClock) NewTimer(time.Duration) Timer { return &fakeTimer{c: make(chan time.Time)} }
+func (c *fakeClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tm := &fakeTimer{at: c.now.Add(d), c: make(chan time.Time, 1)}
+	c.timers = append(c.timers, tm)
+	return tm
+}
 
-type fakeTimer struct{ c chan time.Time }
+func (c *fakeClock) pendingTimers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+type fakeTimer struct {
+	at time.Time
+	c  chan time.Time
+}
 
 func (t *fakeTimer) C() <-chan time.Time { return t.c }
 func (t *fakeTimer) Stop() bool          { return true }
@@ -524,17 +549,35 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-// The loop starts and stops cleanly with a fake clock.
-func TestStartStop(t *testing.T) {
+// The loop evaluates at start, sleeps on the clock, and runs the slot once the clock passes its
+// dispatch time; Stop returns.
+func TestLoop(t *testing.T) {
 	f := newFixture(t, t.TempDir(), nil)
 	f.clock.Set(utc("2026-03-01T09:30:00Z"))
 	f.s.Start(context.Background())
+	waitFor(t, "the loop to sleep", func() bool { return f.clock.pendingTimers() > 0 })
+	f.clock.Set(utc("2026-03-01T10:10:00Z"))
+	waitFor(t, "the 10:00 slot to run", func() bool { return len(f.runner.slots()) == 1 })
 	done := make(chan struct{})
 	go func() { f.s.Stop(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return")
+	}
+	if got := f.runner.slots(); len(got) != 1 || !got[0].Equal(utc("2026-03-01T10:00:00Z")) {
+		t.Fatalf("slots %v", got)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
