@@ -14,7 +14,7 @@ import (
 )
 
 // loadConf writes name=text files into a fresh conf dir and loads them the way cmd does.
-func loadConf(t *testing.T, files map[string]string) (inputs, limits *conf.Config) {
+func loadConf(t testing.TB, files map[string]string) (inputs, limits *conf.Config) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, text := range files {

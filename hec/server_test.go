@@ -83,7 +83,7 @@ type envOptions struct {
 	pipeline *indextime.Pipeline
 }
 
-func newEnv(t *testing.T, o envOptions) *testEnv {
+func newEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
 	if o.inputs == "" && !o.noTokens {
 		o.inputs = testInputs
@@ -834,4 +834,34 @@ func TestReplayClient(t *testing.T) {
 	if st := env.srv.Stats(); st.AckPending != 0 {
 		t.Fatalf("%d ackIds left unqueried after the client waited for all of them", st.AckPending)
 	}
+}
+
+// BenchmarkServerEvent100 posts 100-event batches over loopback into a real store (group
+// commit; SyncWrites off as in the store's default). Reports events/s end to end.
+func BenchmarkServerEvent100(b *testing.B) {
+	env := newEnv(b, envOptions{maxQueueBytes: 64 << 20})
+	body := batchBody(100)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			hr, _ := http.NewRequest("POST", env.url+"/services/collector/event", bytes.NewReader(body))
+			hr.Header.Set("Authorization", "Splunk "+tokMain)
+			res, err := client.Do(hr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Errorf("status %d", res.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
 }
