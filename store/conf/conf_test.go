@@ -374,3 +374,32 @@ func FuzzParse(f *testing.F) {
 		_ = Merge(file).Names()
 	})
 }
+
+func TestFallback(t *testing.T) {
+	base, err := ParseString("builtin/props.conf", "[st]\nA = base\nB = base\n[only_base]\nX = 1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := ParseString("user/props.conf", "[st]\nA = user\n[only_user]\nY = 2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Merge(user).Fallback(Merge(base))
+	if v, _ := got.Get("st", "A"); v != "user" {
+		t.Errorf("A = %q, want user", v)
+	}
+	// The user stanza replaces the base stanza whole: B is not mixed in.
+	if _, ok := got.Get("st", "B"); ok {
+		t.Error("B leaked from the base stanza")
+	}
+	if v, _ := got.Get("only_base", "X"); v != "1" {
+		t.Errorf("X = %q", v)
+	}
+	if want := []string{"only_base", "only_user", "st"}; !reflect.DeepEqual(got.Names(), want) {
+		t.Errorf("Names = %v", got.Names())
+	}
+	var nilConf *Config
+	if v, _ := nilConf.Fallback(Merge(base)).Get("st", "B"); v != "base" {
+		t.Errorf("nil receiver: B = %q", v)
+	}
+}
