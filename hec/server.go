@@ -146,7 +146,6 @@ func (s *Server) generateToken(meta MetaStore) (Token, error) {
 	tok := Token{
 		Name:           generatedTokenName,
 		Index:          s.settings.DefaultIndex,
-		Sourcetype:     "",
 		ConnectionHost: ConnHostIP,
 	}
 	s.generated = tok.Name
@@ -233,6 +232,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.bg.Wait()
 	return err
+}
+
+// GeneratedToken returns the token this server generated because inputs.conf configures none,
+// for a command that prints it on request; ok is false when tokens come from inputs.conf.
+func (s *Server) GeneratedToken() (token string, ok bool) {
+	if s.generated == "" {
+		return "", false
+	}
+	for _, t := range s.settings.Tokens {
+		if t.Name == s.generated {
+			return t.Value, true
+		}
+	}
+	return "", false
 }
 
 // Settings returns the configuration in effect (token values included; do not display them).
@@ -403,7 +416,7 @@ func (s *Server) authenticate(c *fiber.Ctx) (*Token, *Error) {
 	return tok, nil
 }
 
-// channel returns the request's channel (header first, then ?channel=), checking its form.
+// channelOf returns the request's channel (header first, then ?channel=), checking its form.
 // It is required only for tokens with useACK.
 func channelOf(c *fiber.Ctx, tok *Token) (string, *Error) {
 	ch := c.Get("X-Splunk-Request-Channel")
@@ -497,7 +510,8 @@ func (s *Server) handleEvent(c *fiber.Ctx, r request) error {
 		MaxEventSize: int(s.settings.MaxEventSize),
 		AllowIndex:   r.token.allowIndex,
 	})
-	autoExtract := c.Query("auto_extract_timestamp") == "true" && c.Query("time") == ""
+	ae := strings.ToLower(c.Query("auto_extract_timestamp"))
+	autoExtract := (ae == "true" || ae == "1") && c.Query("time") == ""
 	events := batch.Events
 	if s.pipeline != nil {
 		kept := events[:0]

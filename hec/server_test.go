@@ -625,6 +625,9 @@ func TestGeneratedToken(t *testing.T) {
 		t.Fatalf("tokens: %+v", tokens)
 	}
 	val := srv.settings.Tokens[0].Value
+	if g, ok := srv.GeneratedToken(); !ok || g != val {
+		t.Fatalf("GeneratedToken() = %q, %v", g, ok)
+	}
 	if !validChannel(val) || !strings.Contains(logs, "generated HEC token") || !strings.Contains(logs, val) {
 		t.Fatalf("token %q not a GUID or not logged: %s", val, logs)
 	}
