@@ -29,6 +29,7 @@ type baseFlags struct {
 	tz            string
 	logLevel      string
 	logFormat     string
+	incident      detections.IncidentOptions
 }
 
 func (b *baseFlags) register(fs *pflag.FlagSet) {
@@ -39,6 +40,12 @@ func (b *baseFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&b.tz, "tz", "Local", "time zone for timestamps without one, strftime and @d snapping (IANA name, UTC or Local)")
 	fs.StringVar(&b.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&b.logFormat, "log-format", "text", "text or json")
+	fs.Float64Var(&b.incident.RiskThreshold, "incident-risk-threshold", 100, "risk incident rule: notable when an object's risk_score sum over --incident-risk-window exceeds this")
+	fs.DurationVar(&b.incident.RiskWindow, "incident-risk-window", 24*time.Hour, "window of the risk-score incident rule")
+	fs.IntVar(&b.incident.TacticThreshold, "incident-tactics", 3, "ATT&CK incident rule: distinct tactics needed")
+	fs.IntVar(&b.incident.SourceThreshold, "incident-sources", 4, "ATT&CK incident rule: distinct detections (sources) needed")
+	fs.DurationVar(&b.incident.TacticWindow, "incident-tactic-window", 7*24*time.Hour, "window of the ATT&CK incident rule")
+	fs.BoolVar(&b.incident.Disabled, "no-incident-rules", false, "do not run the risk incident rules")
 }
 
 // system is everything that reads or writes the data dir, built the same way for `serve` and for
@@ -112,15 +119,11 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 		return nil, fmt.Errorf("load detections: %w", errors.Join(errs...))
 	}
 	sys.catalog = cat
-	sys.macros = spl.NewMacroSet()
-	for _, m := range cat.Macros() {
-		sys.macros.Add(m.Name, m.Definition, m.Args)
-	}
 	macrosConf, err := sys.layers.Load("macros.conf")
 	if err != nil {
 		return nil, err
 	}
-	if err := sys.macros.AddConf(macrosConf); err != nil {
+	if sys.macros, err = cat.MacroSet(macrosConf); err != nil {
 		return nil, fmt.Errorf("macros.conf: %w", err)
 	}
 
@@ -140,7 +143,7 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	}
 	sys.runner = detections.NewRunner(detections.RunnerOptions{
 		Store: sys.store, Knowledge: sys.knowledge, Macros: sys.macros, Catalog: cat, Loc: loc,
-		Limits: spl.Limits{MaxDuration: 10 * time.Minute, MaxMemoryBytes: 2 << 30}, Logger: log,
+		Limits: spl.Limits{MaxDuration: 10 * time.Minute, MaxMemoryBytes: 2 << 30}, Incident: b.incident, Logger: log,
 	})
 	if errs := sys.runner.Prepare(cat.Enabled()); len(errs) > 0 {
 		for _, e := range errs {
