@@ -448,3 +448,33 @@ func TestUnsupportedSettingsWarnOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	p := newPipeline(t, "[st]\nSEDCMD-a = s/a/b/g\n[source::/logs/*.log]\nSEDCMD-a = s/a/c/g\n", "", 0)
+	done := make(chan []string, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var got []string
+			for i := 0; i < 50; i++ {
+				src := "/logs/x.log"
+				if (g+i)%2 == 0 {
+					src = "/other/y"
+				}
+				evs, err := p.Raw([]byte("aaa\n"), Meta{Sourcetype: "st", Source: src}, testNow)
+				if err != nil || len(evs) != 1 {
+					got = append(got, "error")
+					continue
+				}
+				if want := map[bool]string{true: "ccc", false: "bbb"}[src == "/logs/x.log"]; evs[0].Raw != want {
+					got = append(got, evs[0].Raw+" for "+src)
+				}
+			}
+			done <- got
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if bad := <-done; len(bad) > 0 {
+			t.Errorf("wrong results: %v", bad)
+		}
+	}
+}
