@@ -404,6 +404,8 @@ func (t *timechartCmd) start(c *execCtx, next proc) proc {
 	return &timechartProc{cmd: t, c: c, next: next, ag: newAggregator(t.aggs, by)}
 }
 
+const maxTimechartBuckets = 50_000
+
 type timechartProc struct {
 	cmd  *timechartCmd
 	c    *execCtx
@@ -464,7 +466,8 @@ func (p *timechartProc) flush() error {
 		}
 	}
 	sort.Float64s(times)
-	if len(times) > 0 && p.cmd.span.unit == "s" {
+	// Fill empty buckets only while the chart stays a sane size.
+	if len(times) > 0 && p.cmd.span.unit == "s" && (times[len(times)-1]-times[0])/p.cmd.span.n < maxTimechartBuckets {
 		var all []float64
 		for t := times[0]; t <= times[len(times)-1]; t += p.cmd.span.n {
 			all = append(all, t)

@@ -15,6 +15,9 @@ type Expr struct {
 	fn     evalFn
 	fields []string
 	src    string
+	// shared is the context Eval uses: read-only (no regex cache, now()
+	// reads the clock), so concurrent Eval calls are safe and allocation-free.
+	shared execCtx
 }
 
 // CompileEval compiles one eval expression, e.g. `if(x>1, "big", "small")`.
@@ -32,14 +35,13 @@ func CompileEval(expr string) (*Expr, error) {
 	if !ts.eof() {
 		return nil, errAt(ts.peek(), "unexpected token after expression")
 	}
-	return &Expr{fn: fn, fields: ec.fields, src: expr}, nil
+	return &Expr{fn: fn, fields: ec.fields, src: expr, shared: execCtx{loc: time.Local, readOnly: true}}, nil
 }
 
 // Eval evaluates e against row with the wall clock as now() and the local
 // time zone for time functions.
 func (e *Expr) Eval(row *Row) Value {
-	c := &execCtx{now: time.Now(), loc: time.Local}
-	return e.fn(c, row)
+	return e.fn(&e.shared, row)
 }
 
 // EvalAt evaluates e with an explicit search time and zone.
@@ -439,6 +441,9 @@ func constString(fn evalFn) (string, bool) {
 type regexCache map[string]*regexp.Regexp
 
 func (c *execCtx) regex(p string) (*regexp.Regexp, error) {
+	if c.readOnly {
+		return compileRegex(p)
+	}
 	if re, ok := c.reCache[p]; ok {
 		return re, nil
 	}

@@ -132,3 +132,26 @@ func TestEvalCommandSequentialAndNull(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestExprEvalConcurrent(t *testing.T) {
+	e, err := CompileEval(`if(match(a, b), "y", "n") . now()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			r := row("a", "abc", "b", "^a")
+			var v Value
+			for j := 0; j < 200; j++ {
+				v = e.Eval(&r)
+			}
+			done <- v.String()
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if got := <-done; !strings.HasPrefix(got, "y17") && !strings.HasPrefix(got, "y1") {
+			t.Errorf("Eval = %q", got)
+		}
+	}
+}

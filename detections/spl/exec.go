@@ -39,6 +39,9 @@ type execCtx struct {
 	// math.MaxInt64 = unbounded); generators read them.
 	earliest, latest int64
 	// heldRows/heldBytes count what blocking operators hold, for Limits.
+	// readOnly marks a context shared by concurrent Expr.Eval calls: no
+	// caches are written and a zero now means the wall clock.
+	readOnly  bool
 	heldRows  int
 	heldBytes int64
 	ticks     int

@@ -348,7 +348,11 @@ func builtin(name string, a []evalFn) evalFn {
 				if !ok {
 					return Value{}
 				}
-				end = min(len(rs), start-1+max(0, int(n)))
+				if n < 0 {
+					n = 0
+				}
+				end = start - 1 + int(math.Min(n, float64(len(rs))))
+				end = min(len(rs), end)
 			}
 			return Str(string(rs[start-1 : end]))
 		}
@@ -480,7 +484,12 @@ func builtin(name string, a []evalFn) evalFn {
 	case "false":
 		return func(*execCtx, *Row) Value { return boolVal(false) }
 	case "now":
-		return func(c *execCtx, _ *Row) Value { return Num(float64(c.now.Unix())) }
+		return func(c *execCtx, _ *Row) Value {
+			if c.now.IsZero() {
+				return Num(float64(time.Now().Unix()))
+			}
+			return Num(float64(c.now.Unix()))
+		}
 	case "time":
 		return func(*execCtx, *Row) Value { return Num(float64(time.Now().UnixMicro()) / 1e6) }
 	case "strftime":
