@@ -352,6 +352,18 @@ func blank(b []byte) bool {
 	return true
 }
 
+// charsPrefix returns the byte length of the first n characters of s; Splunk's lookahead
+// settings count characters, not bytes.
+func charsPrefix(s string, n int) int {
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
+}
+
 // runeStart backs n up to the start of a UTF-8 sequence so truncation never splits a character.
 func runeStart(b []byte, n int) int {
 	for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
@@ -379,7 +391,7 @@ func (pl *plan) extractTime(raw string, now time.Time) (int64, bool) {
 		s = raw[m[1]:]
 	}
 	if pl.lookahead > 0 && len(s) > pl.lookahead {
-		s = s[:pl.lookahead]
+		s = s[:charsPrefix(s, pl.lookahead)]
 	}
 	if pl.timeFormat != "" {
 		if t, _, err := timefmt.Strptime(pl.timeFormat, s, pl.loc); err == nil && pl.inRange(t, now) {

@@ -281,7 +281,7 @@ func (t *transform) sourceText(ev *store.Event) (string, bool) {
 	}
 	s := ev.Raw
 	if t.lookahead > 0 && len(s) > t.lookahead {
-		s = s[:t.lookahead]
+		s = s[:charsPrefix(s, t.lookahead)]
 	}
 	return s, true
 }
