@@ -424,6 +424,8 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 // runRows feeds rows straight into q's pipeline, skipping the base search's
 // scan (tests and callers that already hold rows use it).
 func (q *Query) runRows(ctx context.Context, env Env, rows []Row) (*Result, error) {
+	ctx, cancel := withLimits(ctx, env.Limits)
+	defer cancel()
 	res := &Result{}
 	s := &sink{seen: map[string]bool{}, emit: func(r Row) error { res.Rows = append(res.Rows, r); return nil }}
 	r, err := newRun(ctx, q, env, s)

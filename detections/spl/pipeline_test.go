@@ -243,6 +243,15 @@ func TestLimits(t *testing.T) {
 	if _, err := q.runRows(context.Background(), env, rows); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "MaxMemoryBytes") {
 		t.Errorf("MaxMemoryBytes: err = %v, want ErrLimit naming MaxMemoryBytes", err)
 	}
+	env.Limits = Limits{MaxDuration: time.Nanosecond}
+	time.Sleep(time.Millisecond)
+	bigRows := make([]Row, 5000)
+	for i := range bigRows {
+		bigRows[i] = row("v", i)
+	}
+	if _, err := q.runRows(context.Background(), env, bigRows); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "MaxDuration") {
+		t.Errorf("MaxDuration: err = %v, want ErrLimit naming MaxDuration", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	big := make([]Row, 1000)

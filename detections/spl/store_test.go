@@ -341,3 +341,59 @@ func TestESCUDetectionsOnAttackData(t *testing.T) {
 		t.Errorf("detection results differ from %s (run with -update after checking):\n%s", path, golden.String())
 	}
 }
+
+func TestRunSharedMixed(t *testing.T) {
+	st := openStore(t)
+	var evs []store.Event
+	for i := 0; i < 300; i++ {
+		stype := "a"
+		if i%3 == 0 {
+			stype = "b"
+		}
+		evs = append(evs, store.Event{Time: sec(int64(1_700_000_000 + i)), Index: "main", Sourcetype: stype, Raw: fmt.Sprintf("n=%d", i)})
+	}
+	if err := st.Append(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		`sourcetype=a | stats count`,
+		`sourcetype=b earliest=1700000150 | stats count`,
+		`* | head 2 | stats count`,
+		`| makeresults | eval x=1`,
+		`sourcetype=a | sort 0 _raw`,
+	}
+	var qs []*spl.Query
+	for _, s := range texts {
+		q, err := spl.Parse(s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs = append(qs, q)
+	}
+	src := &recordingSource{st: st}
+	res, errs := spl.RunShared(context.Background(), qs, spl.Env{Events: src, Limits: spl.Limits{MaxRows: 150}})
+	if len(src.qs) != 1 {
+		t.Fatalf("%d scans, want 1", len(src.qs))
+	}
+	if q := src.qs[0]; len(q.Streams) != 0 || q.Earliest != 0 || q.Latest != 0 {
+		t.Errorf("shared scan = %+v, want all streams and no bounds (union of the queries)", q)
+	}
+	want := []string{"200", "50", "2", "1"}
+	for i, w := range want {
+		if errs[i] != nil {
+			t.Fatalf("query %d: %v", i, errs[i])
+		}
+		got := ""
+		if i == 3 {
+			got = res[i].Rows[0].Get("x").String()
+		} else {
+			got = res[i].Rows[0].Get("count").String()
+		}
+		if got != w {
+			t.Errorf("query %d (%s) = %s, want %s", i, texts[i], got, w)
+		}
+	}
+	if errs[4] == nil || !strings.Contains(errs[4].Error(), "MaxRows") {
+		t.Errorf("query 4 should fail on MaxRows, got %v", errs[4])
+	}
+}
