@@ -84,7 +84,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	apiApp := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: time.Minute,
 		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute})
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched),
+	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
 		APIToken: token, Loc: sys.loc, Logger: log})
 	mountConsole(apiApp, consoleDeps{sys: sys, hec: hecSrv, token: token})
 

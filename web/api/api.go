@@ -127,6 +127,8 @@ type Deps struct {
 	Store      Store
 	Searcher   Searcher
 	Detections Detections
+	// Ingest feeds GET /api/v1/ingest (the console's Ingest page); nil answers 501.
+	Ingest Ingest
 	// APIToken is accepted as "Authorization: Bearer <t>", "Authorization: Splunk <t>" or the
 	// hecrisk_session cookie. Empty rejects every request: the API never runs open by accident.
 	APIToken string
@@ -164,6 +166,7 @@ func Register(r fiber.Router, deps Deps) {
 	r.Get("/api/v1/detections", api, s.detections)
 	r.Post("/api/v1/detections/:id/dispatch", api, s.dispatch)
 	r.Get("/api/v1/runs", api, s.runs)
+	r.Get("/api/v1/ingest", api, s.ingest)
 	splunk := s.auth(true)
 	r.Get("/services/search/jobs/export", splunk, s.export)
 	r.Post("/services/search/jobs/export", splunk, s.export)
