@@ -157,6 +157,19 @@ func Parse(query string, macros Macros) (*Query, error) {
 	if q.base != nil {
 		q.times, q.streams = pushdown(q.base)
 	}
+	if q.gen != nil {
+		// Splunk folds the searches right after `from datamodel` into the
+		// data model search, so their time modifiers (ESCU drilldowns use
+		// starthoursago=168) set the range that is read.
+		for _, c := range q.cmds {
+			sc, ok := c.(*searchCmd)
+			if !ok {
+				break
+			}
+			times, _ := pushdown(sc.x)
+			q.times = append(q.times, times...)
+		}
+	}
 	q.tableFields = finalTable(q.cmds)
 	return q, nil
 }

@@ -188,6 +188,14 @@ func TestFromDatamodelRisk(t *testing.T) {
 	if got := res.Rows[0].Get("count").String(); got != "1" {
 		t.Errorf("startminutesago count = %s, want 1", got)
 	}
+	// The modifier also widens a narrower range passed by the caller.
+	res, err = q2.Run(ctx, spl.Env{Risk: st, Now: time.Unix(t0+3630, 0), Earliest: "-1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Rows[0].Get("count").String(); got != "1" {
+		t.Errorf("startminutesago over env earliest=-1m: count = %s, want 1", got)
+	}
 	res, err = q2.Run(ctx, spl.Env{Risk: nil})
 	if err != nil || res.Rows[0].Get("count").String() != "0" {
 		t.Errorf("nil RiskSource: err %v rows %v", err, res.Rows)
