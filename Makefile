@@ -34,3 +34,24 @@ lint:
 
 clean:
 	rm -rf bin
+
+# Starts a throw-away server, replays ESCU's attack data with rebased time, dispatches the slot "now"
+# for every detection and prints the ranked risk objects.
+DEMO_DIR  ?= /tmp/hecrisk-demo
+DEMO_HEC  ?= 127.0.0.1:18088
+DEMO_API  ?= 127.0.0.1:18089
+DEMO_DATA ?= ../shared/samples/escu-attack-data/ollama_server_data.yml
+demo: build
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)/conf
+	@printf '[http://demo]\ntoken = 5f1c5b9e-6a43-4c6e-9a43-0d2b1f0e8a11\nsourcetype = ollama:server\n' > $(DEMO_DIR)/conf/inputs.conf
+	@printf '[api]\ntoken = demo-api-token\n' > $(DEMO_DIR)/conf/server.conf
+	@./$(BIN) serve --data $(DEMO_DIR)/data --conf-dir $(DEMO_DIR)/conf --hec-addr $(DEMO_HEC) --api-addr $(DEMO_API) \
+		--tz America/New_York --no-scheduler --log-level warn & echo $$! > $(DEMO_DIR)/pid; \
+	trap 'kill $$(cat $(DEMO_DIR)/pid)' EXIT; \
+	for i in $$(seq 50); do curl -sf http://$(DEMO_HEC)/services/collector/health >/dev/null && break; sleep 0.2; done; \
+	./$(BIN) replay --url http://$(DEMO_HEC) --token 5f1c5b9e-6a43-4c6e-9a43-0d2b1f0e8a11 --sourcetype ollama:server \
+		--tz America/New_York --rebase-time -11m --dataset $(DEMO_DATA) && \
+	./$(BIN) detect --server http://$(DEMO_API) --token demo-api-token --at now \
+		| grep -o '"detection":"[^"]*"\|"result_count":[0-9]*\|"risk_event_count":[0-9]*' | paste - - - && \
+	echo "risk objects, last 24 hours:" && \
+	curl -s -H 'Authorization: Bearer demo-api-token' 'http://$(DEMO_API)/api/v1/risk/objects?earliest=-24h' && echo
