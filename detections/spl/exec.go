@@ -325,7 +325,8 @@ func withLimits(ctx context.Context, l Limits) (context.Context, context.CancelF
 	return context.WithCancel(ctx)
 }
 
-// Run executes q and collects the result.
+// Run executes q and collects the result. Events enter the pipeline newest
+// first, as in Splunk.
 func (q *Query) Run(ctx context.Context, env Env) (*Result, error) {
 	res := &Result{}
 	var s *sink
@@ -401,7 +402,7 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 	}
 	if env.Events != nil {
 		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams}
-		err := env.Events.Scan(ctx, sq, func(ev *store.Event) error {
+		err := scanNewestFirst(ctx, env.Events, sq, r.c.now.UnixNano(), defaultDesc, func(ev *store.Event) error {
 			row := eventRow(ev, env.Knowledge)
 			if !r.acceptsEvent(ev, &row) {
 				return r.c.check()
@@ -411,7 +412,7 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, errStop) {
+		if err != nil && !errors.Is(err, errStop) && !errors.Is(err, store.ErrStop) {
 			if cerr := r.c.ctxErr(); cerr != nil {
 				return nil, cerr
 			}
@@ -455,8 +456,8 @@ func (q *Query) runRows(ctx context.Context, env Env, rows []Row) (*Result, erro
 }
 
 // RunShared runs several queries over ONE scan of the store: the union of
-// their time ranges and streams is read once and every event is offered to
-// each query. Generating queries (from, makeresults) run on their own.
+// their time ranges and streams is read once, oldest first, and every event
+// is offered to each query. Generating queries (from, makeresults) run on their own.
 // Results and errors are indexed like qs.
 func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 	results := make([]*Result, len(qs))
