@@ -273,11 +273,13 @@ func eventRow(ev *store.Event, k Knowledge) Row {
 	r.fields = append(r.fields,
 		field{"_raw", Str(ev.Raw)},
 		field{"_time", Num(float64(ev.Time) / 1e9)},
-		field{"host", Str(ev.Host)},
-		field{"source", Str(ev.Source)},
-		field{"sourcetype", Str(ev.Sourcetype)},
-		field{"index", Str(ev.Index)},
 	)
+	// Empty metadata is a missing field, not an empty value.
+	for _, m := range [...]field{{"host", Str(ev.Host)}, {"source", Str(ev.Source)}, {"sourcetype", Str(ev.Sourcetype)}, {"index", Str(ev.Index)}} {
+		if m.val.s != "" {
+			r.fields = append(r.fields, m)
+		}
+	}
 	if ev.Received != 0 {
 		r.fields = append(r.fields, field{"_indextime", Num(float64(ev.Received / 1e9))})
 	}
