@@ -427,8 +427,8 @@ func (ec *evalCompiler) parseArgs() ([]evalFn, error) {
 	}
 }
 
-// literalArg returns the constant string of an argument token sequence when
-// the argument is a plain string literal; functions use it to precompile regexes.
+// constString returns the value of an argument that is a plain string
+// literal; functions use it to check and precompile regexes at parse time.
 func constString(fn evalFn) (string, bool) {
 	v := fn(&execCtx{loc: time.UTC}, &Row{})
 	if v.k == kStr {

@@ -236,11 +236,9 @@ func pushdown(x sexpr) ([]*sTime, []store.Stream) {
 		}
 	}
 	walk(x)
+	// Nothing pinned reads every stream; two pins on one field match nothing,
+	// which row filtering finds out without a special case.
 	if nIdx > 1 || nSt > 1 || (nIdx == 0 && nSt == 0) {
-		// Two different pins on one field match nothing; let filtering say so.
-		if nIdx == 0 && nSt == 0 {
-			return times, nil
-		}
 		return times, nil
 	}
 	return times, []store.Stream{{Index: idx, Sourcetype: st}}

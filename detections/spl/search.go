@@ -336,7 +336,7 @@ func parseSearchAnd(ts *tokStream) (sexpr, error) {
 			ts.next()
 			continue
 		}
-		if t.isKw("AND") && t.s == "AND" {
+		if t.k == tWord && t.s == "AND" {
 			ts.next()
 			continue
 		}

@@ -177,7 +177,7 @@ func ParseNum(s string) (float64, bool) {
 	return f, true
 }
 
-// compareValues orders two single values: numerically when both are numbers,
+// compareScalar orders two single values: numerically when both are numbers,
 // otherwise by byte order of their text. Used by where/eval comparisons.
 func compareScalar(a, b Value) int {
 	if fa, ok := a.Number(); ok {
