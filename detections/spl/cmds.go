@@ -286,7 +286,9 @@ func (s *statsCmd) name() string {
 }
 
 func (s *statsCmd) start(c *execCtx, next proc) proc {
-	return &statsProc{cmd: s, c: c, next: next, ag: newAggregator(s.aggs, s.by)}
+	ag := newAggregator(s.aggs, s.by)
+	ag.dedupSplit = s.dedupSplit
+	return &statsProc{cmd: s, c: c, next: next, ag: ag}
 }
 
 type statsProc struct {

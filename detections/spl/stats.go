@@ -28,6 +28,9 @@ type statsCmd struct {
 	aggs  []aggSpec
 	by    []string
 	event bool // eventstats
+	// dedupSplit (dedup_splitvals=true) counts a row once per distinct
+	// multivalue by-value instead of once per value.
+	dedupSplit bool
 }
 
 func parseStatsCmd(ts *tokStream, head token) (command, error) {
@@ -40,6 +43,9 @@ func parseStatsCmd(ts *tokStream, head token) (command, error) {
 		if k != "dedup_splitvals" && k != "partitions" {
 			return nil, errAt(v, "stats option %s is not supported", k)
 		}
+	}
+	if cmd.dedupSplit, err = optBool(opts, "dedup_splitvals", false); err != nil {
+		return nil, err
 	}
 	aggs, err := parseAggs(ts, head)
 	if err != nil {
@@ -369,10 +375,11 @@ type group struct {
 // aggregator groups rows and computes aggregates; shared by stats,
 // eventstats, timechart and top.
 type aggregator struct {
-	aggs   []aggSpec
-	by     []string
-	groups map[string]*group
-	order  []*group
+	aggs       []aggSpec
+	by         []string
+	dedupSplit bool
+	groups     map[string]*group
+	order      []*group
 }
 
 func newAggregator(aggs []aggSpec, by []string) *aggregator {
@@ -385,7 +392,19 @@ func (ag *aggregator) add(r *Row) (newGroups int) {
 		ag.feed(g, r)
 		return
 	}
-	for _, k := range groupKeys(r, ag.by) {
+	keys := groupKeys(r, ag.by)
+	var seen map[string]bool
+	for _, k := range keys {
+		if ag.dedupSplit && len(keys) > 1 {
+			id := strings.Join(k, "\x00")
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		}
 		g := ag.get(k, r, &newGroups)
 		ag.feed(g, r)
 	}
