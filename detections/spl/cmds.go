@@ -286,7 +286,7 @@ func (s *statsCmd) name() string {
 }
 
 func (s *statsCmd) start(c *execCtx, next proc) proc {
-	ag := newAggregator(s.aggs, s.by)
+	ag := newAggregator(c, s.aggs, s.by)
 	ag.dedupSplit = s.dedupSplit
 	return &statsProc{cmd: s, c: c, next: next, ag: ag}
 }
@@ -403,7 +403,7 @@ func (t *timechartCmd) start(c *execCtx, next proc) proc {
 	if t.by != "" {
 		by = append(by, t.by)
 	}
-	return &timechartProc{cmd: t, c: c, next: next, ag: newAggregator(t.aggs, by)}
+	return &timechartProc{cmd: t, c: c, next: next, ag: newAggregator(c, t.aggs, by)}
 }
 
 const maxTimechartBuckets = 50_000
@@ -1006,7 +1006,7 @@ func (t *topCmd) name() string {
 
 func (t *topCmd) start(c *execCtx, next proc) proc {
 	keys := append(append([]string(nil), t.by...), t.fields...)
-	return &topProc{cmd: t, c: c, next: next, ag: newAggregator([]aggSpec{{fn: "count", as: t.countField}}, keys), totals: map[string]float64{}}
+	return &topProc{cmd: t, c: c, next: next, ag: newAggregator(c, []aggSpec{{fn: "count", as: t.countField}}, keys), totals: map[string]float64{}}
 }
 
 type topProc struct {

@@ -235,6 +235,15 @@ func isIdent(c byte) bool { return isIdentStart(c) || isDigit(c) }
 type tokStream struct {
 	toks []token
 	i    int
+	// src is the command text starting at byte offset base of the query, so
+	// a parser can re-lex part of it in another mode (eval() inside stats).
+	src  string
+	base int
+}
+
+// text returns the query text between two absolute offsets.
+func (ts *tokStream) text(from, to int) string {
+	return ts.src[from-ts.base : to-ts.base]
 }
 
 func (ts *tokStream) peek() token  { return ts.toks[ts.i] }

@@ -179,7 +179,7 @@ func commandTokens(seg segment) (token, *tokStream, error) {
 	if err != nil {
 		return token{}, nil, err
 	}
-	ts := &tokStream{toks: toks}
+	ts := &tokStream{toks: toks, src: seg.text, base: seg.pos}
 	head := ts.next()
 	if head.k != tWord {
 		return head, nil, errAt(head, "expected a command name")

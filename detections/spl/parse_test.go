@@ -36,6 +36,8 @@ func TestParseErrors(t *testing.T) {
 		{`| from datamodel Web.Web`, 7, "not supported"},
 		{"`nosuchmacro`", 0, "unknown macro nosuchmacro"},
 		{`error | eval a b`, 15, `expected "="`},
+		{`error | stats count(eval(x>1))`, 30, "needs AS <name>"},
+		{`error | stats count(eval(x>))`, 27, "expected a value"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.q, func(t *testing.T) {

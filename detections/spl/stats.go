@@ -13,6 +13,9 @@ type aggSpec struct {
 	field string // "" for count
 	as    string
 	pct   float64 // for perc/median
+	// expr is fn(eval(...)): the value comes from an eval expression; a
+	// Boolean counts only when true (count(eval(status>=500))).
+	expr evalFn
 }
 
 var aggNames = map[string]string{
@@ -87,23 +90,32 @@ func parseAggs(ts *tokStream, head token) ([]aggSpec, error) {
 			ts.next()
 			f := ts.next()
 			if f.k != tWord && f.k != tString {
-				if f.isKw("eval") || f.is("(") {
-					return nil, errAt(f, "eval() inside stats functions is not supported")
-				}
 				return nil, errAt(f, "expected a field name")
 			}
 			if f.k == tWord && strings.EqualFold(f.s, "eval") && ts.peek().is("(") {
-				return nil, errAt(f, "eval() inside stats functions is not supported")
+				fn, err := parseStatsEval(ts, f)
+				if err != nil {
+					return nil, err
+				}
+				a.expr = fn
+				if !ts.peek2().isKw("as") {
+					if _, err := ts.expectOp(")"); err != nil {
+						return nil, err
+					}
+					return nil, errAt(ts.peek(), "%s(eval(...)) needs AS <name>", t.s)
+				}
 			}
 			if _, err := ts.expectOp(")"); err != nil {
 				return nil, err
 			}
-			a.field = f.s
+			if a.expr == nil {
+				a.field = f.s
+			}
 		} else if a.fn != "count" {
 			return nil, errAt(t, "%s needs a field: %s(field)", t.s, t.s)
 		}
 		a.as = t.s
-		if a.field != "" {
+		if a.field != "" || a.expr != nil {
 			a.as = t.s + "(" + a.field + ")"
 		}
 		if ts.peek().isKw("as") {
@@ -120,6 +132,42 @@ func parseAggs(ts *tokStream, head token) ([]aggSpec, error) {
 		return nil, errAt(head, "%s needs at least one function", head.s)
 	}
 	return aggs, nil
+}
+
+// parseStatsEval reads eval(<expr>) inside a stats function: the tokens up to
+// the matching parenthesis are re-lexed as an eval expression.
+func parseStatsEval(ts *tokStream, evalTok token) (evalFn, error) {
+	open := ts.next() // "("
+	depth := 1
+	for depth > 0 {
+		t := ts.next()
+		switch {
+		case t.k == tEOF:
+			return nil, errAt(t, "unclosed eval(")
+		case t.is("("):
+			depth++
+		case t.is(")"):
+			depth--
+			if depth == 0 {
+				text := ts.text(open.pos+1, t.pos)
+				toks, err := lex(text, open.pos+1, modeEval)
+				if err != nil {
+					return nil, err
+				}
+				ets := &tokStream{toks: toks}
+				ec := &evalCompiler{ts: ets, seen: map[string]bool{}}
+				fn, err := ec.parseExpr()
+				if err != nil {
+					return nil, err
+				}
+				if !ets.eof() {
+					return nil, errAt(ets.peek(), "unexpected token in eval()")
+				}
+				return fn, nil
+			}
+		}
+	}
+	return nil, errAt(evalTok, "bad eval()")
 }
 
 func aggFromName(t token) (aggSpec, error) {
@@ -161,12 +209,23 @@ type aggState struct {
 	hasS   bool
 }
 
-func (s *aggState) add(a *aggSpec, r *Row) {
-	if a.fn == "count" && a.field == "" {
+func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
+	var v Value
+	switch {
+	case a.expr != nil:
+		v = a.expr(c, r)
+		if v.k == kBool {
+			if v.n == 0 {
+				return
+			}
+			v = Num(1)
+		}
+	case a.fn == "count" && a.field == "":
 		s.n++
 		return
+	default:
+		v = r.Get(a.field)
 	}
-	v := r.Get(a.field)
 	if v.IsNull() {
 		return
 	}
@@ -378,12 +437,13 @@ type aggregator struct {
 	aggs       []aggSpec
 	by         []string
 	dedupSplit bool
+	c          *execCtx // for eval() inside functions
 	groups     map[string]*group
 	order      []*group
 }
 
-func newAggregator(aggs []aggSpec, by []string) *aggregator {
-	return &aggregator{aggs: aggs, by: by, groups: map[string]*group{}}
+func newAggregator(c *execCtx, aggs []aggSpec, by []string) *aggregator {
+	return &aggregator{c: c, aggs: aggs, by: by, groups: map[string]*group{}}
 }
 
 func (ag *aggregator) add(r *Row) (newGroups int) {
@@ -434,7 +494,7 @@ func (ag *aggregator) get(k []string, r *Row, created *int) *group {
 
 func (ag *aggregator) feed(g *group, r *Row) {
 	for i := range ag.aggs {
-		g.states[i].add(&ag.aggs[i], r)
+		g.states[i].add(&ag.aggs[i], r, ag.c)
 	}
 }
 
