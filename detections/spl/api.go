@@ -26,8 +26,9 @@ type Knowledge interface {
 type Limits struct {
 	// MaxDuration stops the search with ErrLimit after this long.
 	MaxDuration time.Duration
-	// MaxRows caps the rows a blocking command (stats, sort, eventstats, ...)
-	// may hold, and the rows of the final result.
+	// MaxRows caps the rows blocking commands (stats groups, sort,
+	// eventstats, ...) may hold, and the rows Run and RunShared collect.
+	// Stream does not hold its output, so only the first part applies.
 	MaxRows int
 	// MaxMemoryBytes caps the estimated bytes blocking commands hold.
 	MaxMemoryBytes int64
