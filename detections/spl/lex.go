@@ -54,6 +54,10 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("spl: position %d: %s", e.Pos, e.Msg)
 }
 
+// Position is the byte offset of the error; the REST API and console use it to point at the
+// query text.
+func (e *ParseError) Position() int { return e.Pos }
+
 func errAt(t token, format string, args ...any) error {
 	return &ParseError{Pos: t.pos, Tok: t.String(), Msg: fmt.Sprintf(format, args...)}
 }
