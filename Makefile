@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/hecrisk
 DATA      ?= ./data
 PKGS      := ./...
-FUZZTIME  ?= 8s
+FUZZTIME  ?= 5s
 
 .PHONY: build run test test-unit fuzz bench bench-peer soak demo lint clean
 
