@@ -129,6 +129,8 @@ func Register(r fiber.Router, deps Deps) error {
 	r.Get("/risk/drilldown", page, c.drilldown)
 	data := c.auth(true)
 	r.Get("/console/api/search", data, c.search)
+	// POST keeps long searches out of the request line (and its header-size limit).
+	r.Post("/console/api/search", data, c.search)
 	r.Get("/console/api/timeline", data, c.timeline)
 	r.Get("/console/api/docs", data, c.docsList)
 	return nil
@@ -139,7 +141,7 @@ func Register(r fiber.Router, deps Deps) error {
 func securityHeaders(c *fiber.Ctx) {
 	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("Referrer-Policy", "same-origin")
+	c.Set("Referrer-Policy", "no-referrer")
 	c.Set("X-Frame-Options", "DENY")
 }
 

@@ -86,15 +86,15 @@ func (c *console) search(ctx *fiber.Ctx) error {
 		return writeJSON(ctx.Status(fiber.StatusNotImplemented), api.Error{Error: api.ErrorDetail{
 			Code: "not_implemented", Message: "search is not available on this server"}})
 	}
-	q := NormalizeSearch(ctx.Query("q"))
+	q := NormalizeSearch(param(ctx, "q"))
 	if q == "" {
 		return badRequest(ctx, "type a search")
 	}
-	offset, err := intParam(ctx, "offset", 0, math.MaxInt32)
+	offset, err := intParam(param(ctx, "offset"), "offset", 0, math.MaxInt32)
 	if err != nil {
 		return badRequest(ctx, err.Error())
 	}
-	count, err := intParam(ctx, "count", defaultPage, maxPage)
+	count, err := intParam(param(ctx, "count"), "count", defaultPage, maxPage)
 	if err != nil {
 		return badRequest(ctx, err.Error())
 	}
@@ -105,7 +105,7 @@ func (c *console) search(ctx *fiber.Ctx) error {
 	seen := map[string]bool{}
 	n := 0
 	start := time.Now()
-	err = c.d.Searcher.Search(ctx.UserContext(), q, ctx.Query("earliest"), ctx.Query("latest"),
+	err = c.d.Searcher.Search(ctx.UserContext(), q, param(ctx, "earliest"), param(ctx, "latest"),
 		func(fields []string, values map[string][]string) error {
 			n++
 			if n <= offset {
@@ -149,8 +149,17 @@ func (c *console) search(ctx *fiber.Ctx) error {
 	return writeJSON(ctx, page)
 }
 
-func intParam(c *fiber.Ctx, name string, def, maxV int) (int, error) {
-	v := c.Query(name)
+// param reads a form field of a POST body, else the query string.
+func param(c *fiber.Ctx, name string) string {
+	if c.Method() == fiber.MethodPost {
+		if v := c.FormValue(name); v != "" {
+			return v
+		}
+	}
+	return c.Query(name)
+}
+
+func intParam(v, name string, def, maxV int) (int, error) {
 	if v == "" {
 		return def, nil
 	}

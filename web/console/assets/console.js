@@ -166,7 +166,7 @@
       if (onPick) r.addEventListener("click", () => onPick(b, tl.span_seconds));
       svg.appendChild(r);
     });
-    const ticks = Math.min(6, n);
+    const ticks = Math.min(6, n, Math.max(2, Math.floor((W - L) / 110)));
     for (let k = 0; k < ticks; k++) {
       const i = Math.floor(k * n / ticks);
       const d = new Date(tl.buckets[i].time);
@@ -240,14 +240,14 @@
     if (!list.length) return h("p", { class: "muted", id: "no-objects" }, "No risk events in this time range.");
     return h("table", { id: "objects" },
       h("thead", {}, h("tr", {}, h("th", {}, "Risk object"), h("th", {}, "Type"), h("th", { class: "num" }, "Risk score"),
-        h("th", { class: "num" }, "Events"), h("th", { class: "num" }, "Detections"), h("th", { class: "hide-narrow" }, "MITRE tactics"),
+        h("th", { class: "num hide-phone" }, "Events"), h("th", { class: "num hide-phone" }, "Detections"), h("th", { class: "hide-narrow" }, "MITRE tactics"),
         h("th", { class: "hide-narrow" }, "First seen"), h("th", {}, "Last seen"))),
       h("tbody", {}, list.map((o) => h("tr", {},
         h("td", {}, h("a", { class: "object", href: url("/risk/object", { object: o.normalized_risk_object, type: o.risk_object_type, earliest: st.earliest, latest: st.latest }) }, o.normalized_risk_object)),
         h("td", {}, o.risk_object_type),
         h("td", { class: "num score " + sevClass(o.risk_score) }, fmtNum(o.risk_score)),
-        h("td", { class: "num" }, fmtNum(o.count)),
-        h("td", { class: "num", title: (o.sources || []).join("\n") }, fmtNum(o.source_count)),
+        h("td", { class: "num hide-phone" }, fmtNum(o.count)),
+        h("td", { class: "num hide-phone", title: (o.sources || []).join("\n") }, fmtNum(o.source_count)),
         h("td", { class: "hide-narrow" }, tags(o.mitre_tactics)),
         h("td", { class: "hide-narrow" }, fmtTime(o.first_time)),
         h("td", {}, fmtTime(o.last_time))))));
@@ -497,7 +497,8 @@
       status.textContent = "Searching…";
       run.disabled = true;
       try {
-        const page = await call("/console/api/search", { q: text, earliest: st.earliest, latest: st.latest, offset, count: PAGE });
+        const form = new URLSearchParams({ q: text, earliest: st.earliest, latest: st.latest, offset: String(offset), count: String(PAGE) });
+        const page = await call("/console/api/search", null, { method: "POST", body: form, headers: { Accept: "application/json" } });
         last = page;
         const end = offset + page.rows.length;
         status.textContent = (page.total !== undefined ? `${fmtNum(page.total)} results` : `more than ${fmtNum(end)} results`) +
