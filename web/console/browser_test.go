@@ -23,6 +23,7 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/hecrisk/hecrisk/hec/hecclient"
+	"github.com/hecrisk/hecrisk/store"
 )
 
 const (
@@ -152,7 +153,9 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func startServer(t *testing.T) *server {
+// startServer runs `hecrisk serve` on a fresh data dir; prepare, when set, writes into the data
+// dir's store before the server opens it.
+func startServer(t *testing.T, prepare func(dataDir string)) *server {
 	t.Helper()
 	dir := t.TempDir()
 	confDir := filepath.Join(dir, "conf")
@@ -167,6 +170,9 @@ func startServer(t *testing.T) *server {
 		if err := os.WriteFile(filepath.Join(confDir, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if prepare != nil {
+		prepare(filepath.Join(dir, "data"))
 	}
 	s := &server{hec: freeAddr(t), api: freeAddr(t), logs: &syncBuffer{}}
 	// No scheduler: the test dispatches detections itself, so what runs is deterministic.
@@ -285,6 +291,23 @@ func seed(t *testing.T, s *server) []detection {
 	return ds.Results
 }
 
+// seedNotable writes one risk notable for ::1 (an attacker address of the dataset) straight into
+// the store: the risk incident rules only run on the scheduler's hourly slot and have no manual
+// dispatch, so the test cannot make the server write one on demand.
+func seedNotable(dataDir string) {
+	st, err := store.Open(store.Options{Dir: dataDir})
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	slot := time.Now().Truncate(time.Hour)
+	n := store.Notable{Time: slot.UnixNano(), Object: "::1", ObjectType: "system", Score: 120,
+		Fields: []store.Field{{Name: "risk_message", Values: []string{"Risk threshold exceeded for ::1"}}}}
+	if err := st.ReplaceNotables(context.Background(), "Risk - 24 Hour Risk Threshold Exceeded - Rule", slot.UnixNano(), []store.Notable{n}); err != nil {
+		panic(err)
+	}
+}
+
 type browser struct {
 	t    *testing.T
 	ctx  context.Context
@@ -382,7 +405,7 @@ func (b *browser) screenshot(name string) {
 // errors and export, read the ingest page, log out.
 func TestConsoleInBrowser(t *testing.T) {
 	requireBrowser(t)
-	s := startServer(t)
+	s := startServer(t, seedNotable)
 	dets := seed(t, s)
 	base := "http://" + s.api
 	b := newBrowser(t, base)
@@ -421,6 +444,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("risk objects not ranked by score: %v", ss)
 		}
 		prev = f
+	}
+	if got := b.eval(`document.getElementById('notables').innerText`); !strings.Contains(got, "::1") || !strings.Contains(got, "24 Hour Risk Threshold") {
+		t.Errorf("risk notables at the top: %q", got)
 	}
 	if n := b.evalInt(`document.querySelectorAll('#chart svg rect.bar').length`); n == 0 {
 		t.Fatal("the risk chart has no bars")
@@ -513,7 +539,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.screenshot("search-error")
 
-	// Ingest: tokens without their values, counts per sourcetype and host.
+	// Ingest: tokens without their values, counts and rates per sourcetype and host, refusals.
+	refused := postHEC(t, s, "wrong-token", `{"event":"x"}`)
+	if refused != 403 {
+		t.Fatalf("bad HEC token: HTTP %d, want 403", refused)
+	}
 	b.open("/ingest")
 	b.waitFor("tokens", `document.querySelectorAll('#tokens tbody tr').length === 1`)
 	page := b.eval(`document.documentElement.outerHTML`)
@@ -523,6 +553,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`document.getElementById('by-sourcetype').innerText`); !strings.Contains(got, "ollama:server") {
 		t.Errorf("events per sourcetype: %s", got)
 	}
+	if got := b.eval(`document.getElementById('refusal-codes').innerText`); !strings.Contains(got, "4\tInvalid token\t1") {
+		t.Errorf("refusals by code: %q", got)
+	}
+	if code := postHEC(t, s, testHECToken, strings.Repeat(`{"event":"more","sourcetype":"ollama:server"}`, 10)); code != 200 {
+		t.Fatalf("HEC post: HTTP %d", code)
+	}
+	// The page measures rates between two refreshes, five seconds apart.
+	b.waitFor("a rate", `[...document.querySelectorAll('#by-sourcetype td:nth-child(2)')].some(td => td.textContent !== '…')`)
 	b.screenshot("ingest")
 
 	// Phone width: no page-wide horizontal scrolling.
@@ -541,6 +579,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`location.pathname + location.search`); got != "/login?next=%2Frisk%2Fobject%3Fobject%3Dx" {
 		t.Fatalf("after logout at %s", got)
 	}
+}
+
+func postHEC(t *testing.T, s *server, token, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+s.hec+"/services/collector/event", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Splunk "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // checkExport fetches the export link the search page offers (with the API token, as a user's

@@ -367,8 +367,8 @@
           h("td", {}, d.type),
           h("td", { class: "mono" }, d.cron_schedule, h("div", { class: "muted" }, `${d.earliest_time} → ${d.latest_time}`)),
           h("td", {}, d.enabled ? "yes" : "no", d.schedule_error ? h("div", { class: "error" }, d.schedule_error) : null),
-          h("td", {}, d.last_run ? fmtTime(d.last_run.dispatch_time) : "never"),
-          h("td", { class: "hide-narrow" }, d.next_dispatch_time ? fmtTime(d.next_dispatch_time) : ""),
+          h("td", { class: "nowrap" }, d.last_run ? fmtTime(d.last_run.dispatch_time) : "never"),
+          h("td", { class: "hide-narrow nowrap" }, d.next_dispatch_time ? fmtTime(d.next_dispatch_time) : ""),
           h("td", { class: "status-" + (d.running ? "running" : d.last_status || "") }, d.running ? "running" : d.last_status || ""),
           h("td", { class: "num hide-narrow" }, d.last_run ? fmtDur(d.last_run.duration_seconds) : ""),
           h("td", { class: "num" }, d.last_run ? fmtNum(d.last_run.result_count) : ""),
@@ -530,6 +530,16 @@
   }
 
   // ---------- Ingest ----------
+  // Splunk's HEC status codes; other numbers are plain HTTP statuses (404, 405, …).
+  const HEC_CODES = {
+    0: "Success", 1: "Token disabled", 2: "Token is required", 3: "Invalid authorization", 4: "Invalid token",
+    5: "No data", 6: "Invalid data format", 7: "Incorrect index", 8: "Internal server error", 9: "Server is busy",
+    10: "Data channel is missing", 11: "Invalid data channel", 12: "Event field is required",
+    13: "Event field cannot be blank", 14: "ACK is disabled", 15: "Error in handling indexed fields",
+    16: "Query string authorization is not enabled", 17: "HEC is healthy", 18: "HEC is unhealthy, queues are full",
+    19: "HEC is unhealthy, ack service unavailable", 20: "HEC is unhealthy, queues are full, ack service unavailable",
+    21: "Invalid token (health)", 22: "Token disabled (health)", 23: "Server is shutting down",
+  };
   async function ingestPage(app) {
     const body = h("div", { id: "ingest" });
     app.appendChild(body);
@@ -568,8 +578,8 @@
         h("div", { class: "grid2" }, counts("By sourcetype", "sourcetypes", "by-sourcetype"), counts("By host", "hosts", "by-host")),
         h("div", { class: "card" }, h("h2", {}, "Refusals by HEC code"),
           Object.keys(st.refusals_by_code || {}).length ? h("table", { id: "refusal-codes" },
-            h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", { class: "num" }, "Count"))),
-            h("tbody", {}, Object.entries(st.refusals_by_code).map(([c, n]) => h("tr", {}, h("td", {}, c), h("td", { class: "num" }, fmtNum(n))))))
+            h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", {}, "Meaning"), h("th", { class: "num" }, "Count"))),
+            h("tbody", {}, Object.entries(st.refusals_by_code).map(([c, n]) => h("tr", {}, h("td", {}, c), h("td", {}, HEC_CODES[c] || "HTTP " + c), h("td", { class: "num" }, fmtNum(n))))))
             : h("p", { class: "muted" }, "No refusals since start."),
           (st.recent_refusals || []).length ? [h("h2", {}, "Recent refusals"), h("div", { class: "tablewrap" }, h("table", { id: "refusals" },
             h("thead", {}, h("tr", {}, h("th", {}, "Time"), h("th", {}, "Endpoint"), h("th", {}, "HTTP"), h("th", {}, "Code"), h("th", {}, "Text"), h("th", {}, "Token"), h("th", {}, "Remote"))),
