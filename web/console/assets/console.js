@@ -97,6 +97,8 @@
     if (sec < 120) return (Math.round(sec * 100) / 100) + " s";
     return Math.round(sec / 60) + " min";
   }
+  // fmtEpoch shows an epoch-seconds _time as Splunk Web does; anything else stays as it is.
+  function fmtEpoch(v) { return /^\d{9,11}(\.\d+)?$/.test(v) ? fmtTime(new Date(parseFloat(v) * 1000)) : v; }
   function epoch(v) { return Math.floor(new Date(v).getTime() / 1000); }
   function sevClass(score) {
     return score >= 100 ? "sev-crit" : score >= 50 ? "sev-high" : score >= 20 ? "sev-med" : "sev-low";
@@ -136,7 +138,9 @@
     const go = () => { state.earliest = ei.value.trim(); state.latest = li.value.trim(); onChange(state); };
     apply.addEventListener("click", go);
     for (const i of [ei, li]) i.addEventListener("keydown", (ev) => { if (ev.key === "Enter") go(); });
-    return h("span", { class: "timepicker" }, sel, box, h("span", { class: "muted" }, zoneLabel()));
+    const abs = [state.earliest, state.latest].every((v) => /^\d{9,11}$/.test(v)) ?
+      h("span", { class: "muted", id: "abs-range" }, fmtTime(new Date(state.earliest * 1000)) + " – " + fmtTime(new Date(state.latest * 1000))) : null;
+    return h("span", { class: "timepicker" }, sel, box, abs, h("span", { class: "muted" }, zoneLabel()));
   }
   function timeState(defEarliest) {
     const p = params();
@@ -453,6 +457,9 @@
     const form = h("form", { class: "card", id: "search-form" }, q, h("div", { class: "row spread" }, timePicker(st, () => go(0)), run));
     add(app, [from ? h("p", { class: "notice", id: "drill-note" }, "Drill-down from a risk event of ", h("b", {}, from), " over the window its run searched.") : null,
       form, errEl, h("div", { class: "row spread" }, status, exportEl), tabs, results, pager]);
+    const fit = () => { q.rows = Math.min(12, Math.max(3, Math.ceil(q.value.length / 110) + (q.value.match(/\n/g) || []).length)); };
+    q.addEventListener("input", fit);
+    fit();
     form.addEventListener("submit", (ev) => { ev.preventDefault(); go(0); });
     q.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); go(0); } });
     let last = null;
@@ -472,14 +479,15 @@
           const t = arr(r._time)[0];
           const raw = r._raw ? arr(r._raw).join("\n") : Object.entries(r).map(([k, v]) => `${k}=${arr(v).join(",")}`).join(" ");
           return h("div", { class: "ev" },
-            h("div", { class: "mono" }, t ? fmtTime(/^\d+(\.\d+)?$/.test(t) ? new Date(parseFloat(t) * 1000) : t) : ""),
+            h("div", { class: "mono" }, t ? fmtEpoch(t) : ""),
             h("div", {}, h("pre", { class: "raw" }, raw),
               h("div", { class: "meta" }, ["host", "source", "sourcetype", "index"].filter((f) => r[f]).map((f) => `${f} = ${arr(r[f]).join(", ")}`).join("   "))));
         })));
       } else {
         results.appendChild(h("table", { id: "stats" },
           h("thead", {}, h("tr", {}, page.fields.map((f) => h("th", {}, f)))),
-          h("tbody", {}, page.rows.map((r) => h("tr", {}, page.fields.map((f) => h("td", {}, arr(r[f]).map((v, i) => [i ? h("br") : null, v]))))))));
+          h("tbody", {}, page.rows.map((r) => h("tr", {}, page.fields.map((f) => h("td", f === "_time" ? { class: "mono nowrap" } : {},
+            arr(r[f]).map((v, i) => [i ? h("br") : null, f === "_time" ? fmtEpoch(v) : v]))))))));
       }
     }
     function exportLinks(search) {
