@@ -381,6 +381,8 @@
           } }, "Run now")))))));
     }
     await load();
+    // Scheduled runs start and finish on their own; keep the catalog current.
+    setInterval(load, 15000);
   }
 
   async function detectionPage(app) {
@@ -451,6 +453,9 @@
     const errEl = h("div", { id: "search-error" });
     const exportEl = h("span", { class: "row", id: "export" });
     let view = p.get("view") || "events";
+    // Like Splunk, a transforming search (no _raw in its rows) opens on Statistics unless the
+    // user picked a view.
+    let userView = p.has("view");
     const tabs = h("div", { class: "tabs" });
     const results = h("div", { class: "tablewrap", id: "results" });
     const pager = h("div", { class: "pager" });
@@ -467,7 +472,7 @@
       clear(tabs);
       for (const [k, label] of [["events", "Events"], ["table", "Statistics"]]) {
         const b = h("button", { type: "button", class: view === k ? "on" : "", id: "tab-" + k }, label);
-        b.addEventListener("click", () => { view = k; setParams({ view }); renderTabs(); if (last) renderResults(last); });
+        b.addEventListener("click", () => { view = k; userView = true; setParams({ view }); renderTabs(); if (last) renderResults(last); });
         tabs.appendChild(b);
       }
     }
@@ -499,7 +504,7 @@
     }
     async function go(offset) {
       const text = q.value.trim();
-      setParams({ q: text, earliest: st.earliest, latest: st.latest, view });
+      setParams({ q: text, earliest: st.earliest, latest: st.latest, view: userView ? view : "" });
       clear(errEl); clear(pager);
       if (!text) return;
       status.textContent = "Searching…";
@@ -512,6 +517,10 @@
         status.textContent = (page.total !== undefined ? `${fmtNum(page.total)} results` : `more than ${fmtNum(end)} results`) +
           (page.rows.length ? ` (showing ${offset + 1}–${end})` : "") + ` in ${fmtDur(page.duration_seconds)}`;
         exportLinks(page.search);
+        if (!userView && page.rows.length) {
+          const nv = page.rows.some((r) => r._raw) ? "events" : "table";
+          if (nv !== view) { view = nv; renderTabs(); }
+        }
         renderResults(page);
         const prev = h("button", { type: "button", class: "prev", disabled: offset === 0 }, "‹ Prev");
         const next = h("button", { type: "button", class: "next", disabled: !page.more }, "Next ›");
