@@ -55,16 +55,16 @@ type DetectionDoc struct {
 	Source   string `json:"source,omitempty"`
 }
 
-// Deps are the console's collaborators. Store and APIToken are required; a nil Searcher or
-// Detections leaves the matching pages showing the API's "not available" answer.
+// Deps are the console's collaborators. Store and APIToken are required; a nil Searcher makes
+// the search page answer "not available". Detections, dispatch and ingest come from web/api's
+// routes, which the pages call directly.
 type Deps struct {
 	// APIToken is what the login form must receive; it becomes the hecrisk_session cookie,
 	// which web/api accepts as well.
-	APIToken   string
-	Store      Store
-	Searcher   api.Searcher
-	Detections api.Detections
-	Docs       []DetectionDoc
+	APIToken string
+	Store    Store
+	Searcher api.Searcher
+	Docs     []DetectionDoc
 	// Loc is the zone of @d snapping in time modifiers; default UTC.
 	Loc    *time.Location
 	Now    func() time.Time
