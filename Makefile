@@ -26,7 +26,7 @@ fuzz:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2x -benchmem $(PKGS)
-	./$(BIN) loadgen --events-per-request 100 --connections 16 --duration 10s
+	cd bench && $(GO) run ./cmd/loadgen --hecrisk ../$(BIN) --events-per-request 100 --connections 16 --duration 10s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
