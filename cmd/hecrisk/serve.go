@@ -81,7 +81,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 
-	apiApp := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: time.Minute,
+	apiApp := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: time.Minute, ReadBufferSize: 16 << 10,
 		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute})
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
