@@ -265,7 +265,7 @@ func slogLine(at time.Time, level, source, msg, attrs string) logLine {
 	return logLine{at, s}
 }
 
-// buildScenario writes one hour of Ollama logs of host ollama-gpu-01 around slot: everything
+// buildScenario writes about 70 minutes of Ollama logs of host ollama-gpu-01 before slot: everything
 // meant to be detected lies in the slot's ESCU window [slot-70m, slot-10m); two bursts just
 // outside it check the window bounds. Which lines target which detection:
 //
