@@ -56,7 +56,7 @@ func newOllamaGen(seed uint64) *ollamaGen {
 }
 
 var (
-	ginPaths = []string{`"/api/generate"`, `"/api/chat"`, `"/v1/chat/completions"`, `"/api/tags"`, `"/api/show"`, `"/api/embed"`, `"/api/ps"`, `"/"`, `"/api/version"`}
+	ginPaths  = []string{`"/api/generate"`, `"/api/chat"`, `"/v1/chat/completions"`, `"/api/tags"`, `"/api/show"`, `"/api/embed"`, `"/api/ps"`, `"/"`, `"/api/version"`}
 	scanPaths = []string{`"/api/pull"`, `"/api/push"`, `"/api/create"`, `"/api/copy"`, `"/api/delete"`, `"/api/blobs/sha256:0"`, `"/admin"`, `"/.env"`, `"/v1/models"`, `"/api/tags"`, `"/api/show"`, `"/api/generate"`, `"/v1/chat/completions"`, `"/metrics"`, `"/debug/pprof"`}
 	slogInfo  = []string{
 		`source=routes.go:1528 msg="Listening on [::]:11434 (version 0.12.3)"`,
