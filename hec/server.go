@@ -318,7 +318,11 @@ func (s *Server) newApp() *fiber.App {
 		BodyLimit:             int(bodyLimit),
 		DisableStartupMessage: true,
 		// HEC clients keep connections open; Splunk's default idle timeout is long.
-		IdleTimeout:  2 * time.Minute,
+		IdleTimeout: 2 * time.Minute,
+		// A client that stalls mid-request must not hold a connection (and its buffer) forever;
+		// 20 s still lets a forwarder send the OTel exporter's 2 MiB default batch at ~100 KB/s.
+		ReadTimeout:  20 * time.Second,
+		WriteTimeout: 20 * time.Second,
 		ErrorHandler: s.fiberError,
 	})
 	app.Use(s.dispatch)
