@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // Tokens the generated inputs.conf defines.
@@ -267,3 +270,80 @@ func (s *Server) Export(spl, earliest string) (string, error) {
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// Rows runs a search over the export endpoint in JSON mode and returns each result's fields
+// (a string, or a []any for a multivalue field).
+func (s *Server) Rows(spl, earliest string) ([]map[string]any, error) {
+	form := "search=" + urlQuery("search "+spl) + "&output_mode=json"
+	if earliest != "" {
+		form += "&earliest_time=" + urlQuery(earliest)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.API+"/services/search/jobs/export", strings.NewReader(form))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+APIToken)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("export %q: %s: %s", spl, resp.Status, b)
+	}
+	var rows []map[string]any
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var line struct {
+			Result   map[string]any `json:"result"`
+			Messages []struct {
+				Type, Text string
+			} `json:"messages"`
+		}
+		if err := dec.Decode(&line); errors.Is(err, io.EOF) {
+			return rows, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("export %q: %w", spl, err)
+		}
+		if len(line.Messages) > 0 {
+			return nil, fmt.Errorf("export %q: %s %s", spl, line.Messages[0].Type, line.Messages[0].Text)
+		}
+		if line.Result != nil {
+			rows = append(rows, line.Result)
+		}
+	}
+}
+
+// Call sends a REST API request with the API token and decodes the JSON answer into out.
+func (s *Server) Call(method, path string, query url.Values, out any) error {
+	u := s.API + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+APIToken)
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: decode %q: %w", method, path, b, err)
+	}
+	return nil
+}
