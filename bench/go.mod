@@ -3,6 +3,7 @@ module github.com/hecrisk/hecrisk/bench
 go 1.26
 
 require (
+	github.com/ZachtimusPrime/Go-Splunk-HTTP/splunk/v2 v2.0.2
 	github.com/open-telemetry/opentelemetry-collector-contrib/exporter/splunkhecexporter v0.130.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver v0.130.0
 	github.com/segmentio/encoding v0.5.4
@@ -11,6 +12,7 @@ require (
 	go.opentelemetry.io/collector/confmap v1.36.0
 	go.opentelemetry.io/collector/exporter v0.130.0
 	go.opentelemetry.io/collector/exporter/exportertest v0.130.0
+	go.opentelemetry.io/collector/pdata v1.36.0
 	go.opentelemetry.io/collector/receiver v1.36.0
 	go.opentelemetry.io/collector/receiver/receivertest v0.130.0
 )
@@ -81,7 +83,6 @@ require (
 	go.opentelemetry.io/collector/extension/xextension v0.130.0 // indirect
 	go.opentelemetry.io/collector/featuregate v1.36.0 // indirect
 	go.opentelemetry.io/collector/internal/telemetry v0.130.0 // indirect
-	go.opentelemetry.io/collector/pdata v1.36.0 // indirect
 	go.opentelemetry.io/collector/pdata/pprofile v0.130.0 // indirect
 	go.opentelemetry.io/collector/pdata/xpdata v0.130.0 // indirect
 	go.opentelemetry.io/collector/pipeline v0.130.0 // indirect
