@@ -5,7 +5,7 @@ DATA      ?= ./data
 PKGS      := ./...
 FUZZTIME  ?= 5s
 
-.PHONY: build run test test-unit fuzz bench bench-peer soak demo lint clean
+.PHONY: build run test test-unit test-forwarder e2e fuzz bench bench-peer soak demo lint clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/hecrisk
@@ -16,10 +16,20 @@ run: build
 
 # The README's test command: vet, unit/integration tests (seed corpora of the fuzz targets run as
 # ordinary tests), then a short coverage-guided run of each fuzz target.
-test: lint test-unit fuzz
+test: lint test-unit fuzz test-forwarder
 
 test-unit:
 	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+# The built binary behind real forwarders and Go HEC clients (OTel filelog → splunkhecexporter,
+# the exporter alone, Go-Splunk-HTTP). A separate module keeps the OpenTelemetry graph out of
+# go.mod; its first compile takes a few minutes on 2 cores, later runs seconds.
+test-forwarder:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
+
+# Only the end-to-end tests of the built binary (they also run in test-unit).
+e2e:
+	$(GO) test -count=1 -timeout 5m ./test/e2e/
 
 fuzz:
 	@./.ci/fuzz.sh $(FUZZTIME)
