@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -63,25 +64,6 @@ func scanAll(t testing.TB, s *Store, q ScanQuery) []Event {
 		t.Fatalf("Scan(%+v): %v", q, err)
 	}
 	return out
-}
-
-// repoRoot walks up from the package directory to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
 }
 
 var base = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
@@ -549,7 +531,7 @@ func TestMetrics(t *testing.T) {
 
 // TestOllamaSamplesRoundTrip stores the real Ollama server log line by line and reads it back.
 func TestOllamaSamplesRoundTrip(t *testing.T) {
-	path := filepath.Join(repoRoot(t), "..", "shared", "samples", "escu-attack-data", "server.log")
+	path := filepath.Join(fixtures.Shared(t, "samples", "escu-attack-data"), "server.log")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Skipf("shared samples not available (%v); they live in ../shared next to the repo", err)

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 func TestParse(t *testing.T) {
@@ -203,7 +205,7 @@ func TestLayersErrorNamesFile(t *testing.T) {
 }
 
 func TestLoadTAOllama(t *testing.T) {
-	shared := sharedDir(t)
+	shared := fixtures.Shared(t)
 	app := filepath.Join(shared, "ta-ollama", "v0.1.5")
 	props, err := Layers{Apps: []string{app}}.Load("props.conf")
 	if err != nil {
@@ -232,29 +234,6 @@ func TestLoadTAOllama(t *testing.T) {
 	if v, _ := tr.Get("ollama_redact_prompts", "DEST_KEY"); v != "_raw" {
 		t.Errorf("DEST_KEY = %q", v)
 	}
-}
-
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repo root (go.mod) not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared fixtures folder %s absent: %v", shared, err)
-	}
-	return shared
 }
 
 func TestReportUnknown(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -126,33 +128,6 @@ func TestRecognizeMatchesRecognizeAt(t *testing.T) {
 	}
 }
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-func samplesDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "samples")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared samples not found at %s: %v", dir, err)
-	}
-	return dir
-}
-
 func readLines(t testing.TB, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -175,7 +150,7 @@ func readLines(t testing.TB, path string) []string {
 // TestRecognizeSamples runs recognition over the real Ollama logs and compares with a golden
 // file (go test -run TestRecognizeSamples -update to regenerate after a deliberate change).
 func TestRecognizeSamples(t *testing.T) {
-	dir := samplesDir(t)
+	dir := fixtures.Shared(t, "samples")
 	ny := mustLoc(t, "America/New_York")
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	files, err := filepath.Glob(filepath.Join(dir, "issue-threads", "*.log"))
