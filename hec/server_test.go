@@ -25,6 +25,7 @@ import (
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -716,35 +717,11 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ma
 	return 0
 }
 
-// sharedDir returns ../shared next to the repository root, or skips the test.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared fixtures not found at %s: %v", shared, err)
-	}
-	return shared
-}
-
 // taPipeline builds the index-time pipeline from the unmodified TA-ollama app, reading
 // zone-less timestamps as UTC so the test does not depend on the machine's zone.
 func taPipeline(t *testing.T) *indextime.Pipeline {
 	t.Helper()
-	layers := conf.Layers{Apps: []string{filepath.Join(sharedDir(t), "ta-ollama", "v0.1.5")}}
+	layers := conf.Layers{Apps: []string{filepath.Join(fixtures.Shared(t), "ta-ollama", "v0.1.5")}}
 	props, err := layers.Load("props.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -764,7 +741,7 @@ func taPipeline(t *testing.T) *indextime.Pipeline {
 // TestRawOllamaServerLog sends the real ESCU attack-data server.log through /raw with the
 // TA-ollama props and reads it back.
 func TestRawOllamaServerLog(t *testing.T) {
-	body, err := os.ReadFile(filepath.Join(sharedDir(t), "samples", "escu-attack-data", "server.log"))
+	body, err := os.ReadFile(filepath.Join(fixtures.Shared(t), "samples", "escu-attack-data", "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -855,7 +832,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 // TestReplayClient drives the server with the project's replay client, raw and event, with
 // indexer acknowledgement: every event it reports accepted must be in the store.
 func TestReplayClient(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "samples", "escu-attack-data", "server.log")
+	path := filepath.Join(fixtures.Shared(t), "samples", "escu-attack-data", "server.log")
 	env := newEnv(t, envOptions{pipeline: taPipeline(t)})
 	total := 0
 	for _, ep := range []string{"raw", "event"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
@@ -28,10 +29,7 @@ const (
 // and the unmodified TA-ollama index-time props.
 func startRealHEC(t *testing.T, now time.Time, tz *time.Location) (string, *store.Store) {
 	t.Helper()
-	shared := filepath.Join(repoRoot(t), "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared fixtures not found at %s: %v", shared, err)
-	}
+	shared := fixtures.Shared(t)
 	dir := t.TempDir()
 	inputs := "[http]\n[http://main]\ntoken = " + realTok + "\n[http://ack]\ntoken = " + realAckTok + "\nuseACK = true\n"
 	if err := os.WriteFile(filepath.Join(dir, "inputs.conf"), []byte(inputs), 0o600); err != nil {

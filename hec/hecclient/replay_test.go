@@ -20,6 +20,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
@@ -113,31 +114,10 @@ func (f *fakeHEC) recorded() []recorded {
 	return append([]recorded(nil), f.requests...)
 }
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
+// sample is a file under ../shared/samples; rel uses forward slashes.
 func sample(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(repoRoot(t), "..", "shared", "samples", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared sample %s not found: %v", p, err)
-	}
-	return p
+	return fixtures.Shared(t, "samples", filepath.FromSlash(rel))
 }
 
 func mustLoc(t testing.TB, name string) *time.Location {

@@ -12,33 +12,10 @@ import (
 
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// sharedDir finds ../shared next to the repository root (the folder holding go.mod).
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared fixtures folder %s is absent: %v", shared, err)
-	}
-	return shared
-}
 
 func taPipeline(t testing.TB, shared string, tz *time.Location) *Pipeline {
 	t.Helper()
@@ -94,7 +71,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 }
 
 func TestGoldenESCUSamples(t *testing.T) {
-	shared := sharedDir(t)
+	shared := fixtures.Shared(t)
 	p := taPipeline(t, shared, time.UTC)
 	now := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -151,7 +128,7 @@ func TestGoldenESCUSamples(t *testing.T) {
 
 // GIN lines carry no zone: props TZ, else DefaultTZ, decides (clarifications §3).
 func TestESCUSampleZone(t *testing.T) {
-	shared := sharedDir(t)
+	shared := fixtures.Shared(t)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Skipf("no tzdata: %v", err)

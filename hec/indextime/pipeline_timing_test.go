@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 // BenchmarkRawESCU measures /raw processing of the ESCU server.log with TA-ollama props
 // (line breaking, GIN/slog timestamps, two SEDCMD redactions per line).
 func BenchmarkRawESCU(b *testing.B) {
-	shared := sharedDir(b)
+	shared := fixtures.Shared(b)
 	body, err := os.ReadFile(filepath.Join(shared, "samples", "escu-attack-data", "server.log"))
 	if err != nil {
 		b.Fatal(err)
