@@ -8,31 +8,8 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
-
-// sharedDir finds ../shared next to the repository root, or skips.
-func sharedDir(t *testing.T, sub ...string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared"}, sub...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared fixtures not available at %s: %v", p, err)
-	}
-	return p
-}
 
 func TestBuiltinPack(t *testing.T) {
 	c, errs := LoadCatalog(CatalogOptions{})
@@ -88,7 +65,7 @@ func TestBuiltinPack(t *testing.T) {
 
 // The pack's searches, RBA, ids and tags must equal upstream: they are the definition.
 func TestPackMatchesUpstream(t *testing.T) {
-	dir := sharedDir(t, "escu", "detections", "application")
+	dir := fixtures.Shared(t, "escu", "detections", "application")
 	pack, errs := LoadCatalog(CatalogOptions{})
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -125,7 +102,7 @@ func TestPackMatchesUpstream(t *testing.T) {
 // A whole ESCU tree loads: detections and macros are recognised, stories, data sources and
 // deployments are skipped without error.
 func TestLoadWholeESCUTree(t *testing.T) {
-	dir := sharedDir(t, "escu")
+	dir := fixtures.Shared(t, "escu")
 	c, errs := LoadCatalog(CatalogOptions{NoBuiltin: true, Dirs: []string{dir}})
 	if len(errs) > 0 {
 		t.Fatal(errs)

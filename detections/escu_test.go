@@ -15,6 +15,7 @@ import (
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 // attackRangeZone is the zone of the ESCU attack data: its slog lines carry -04:00 and its GIN
@@ -65,9 +66,9 @@ func formatRows(fields []string, rows []spl.Row) string {
 // TestESCUUnitTests runs each upstream YAML, unmodified, over all time on its ESCU test
 // dataset, with the built-in search-time knowledge, and keeps the results as golden files.
 func TestESCUUnitTests(t *testing.T) {
-	escu := sharedDir(t, "escu")
-	samples := sharedDir(t, "samples", "escu-attack-data")
-	ta := sharedDir(t, "ta-ollama", "v0.1.5")
+	escu := fixtures.Shared(t, "escu")
+	samples := fixtures.Shared(t, "samples", "escu-attack-data")
+	ta := fixtures.Shared(t, "ta-ollama", "v0.1.5")
 
 	cat, errs := LoadCatalog(CatalogOptions{NoBuiltin: true, Dirs: []string{filepath.Join(escu, "detections", "application"), filepath.Join(escu, "macros")}})
 	if len(errs) > 0 {

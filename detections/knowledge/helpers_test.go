@@ -11,35 +11,13 @@ import (
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
-// repoRoot walks up from the package directory to the folder holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedDir returns ../shared next to the repository, skipping the test when it is absent.
+// sharedDir is fixtures.Shared under the name the golden tests and benchmarks call.
 func sharedDir(t testing.TB, parts ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{repoRoot(t), "..", "shared"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared fixtures not available at %s: %v", p, err)
-	}
-	return p
+	return fixtures.Shared(t, parts...)
 }
 
 // writeApp writes an app folder with default/props.conf and default/transforms.conf and

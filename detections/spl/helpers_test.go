@@ -2,8 +2,6 @@ package spl
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -85,28 +83,4 @@ func column(rows []Row, name string) []string {
 		out[i] = strings.Join(r.Get(name).Values(), "|")
 	}
 	return out
-}
-
-// sharedDir is the repo's sibling ../shared folder with the fixtures.
-func sharedDir(t testing.TB, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repo root (go.mod) not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixtures folder %s is absent: %v", p, err)
-	}
-	return p
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hecrisk/hecrisk/detections/knowledge"
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
@@ -209,25 +210,6 @@ func TestFromDatamodelRisk(t *testing.T) {
 
 // ---- the 8 ESCU detections over the real attack-data logs ----
 
-func repoShared(t testing.TB, sub string) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	p := filepath.Join(dir, "..", "shared", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixtures folder %s is absent", p)
-	}
-	return p
-}
-
 type detection struct {
 	Name   string `yaml:"name"`
 	Search string `yaml:"search"`
@@ -236,10 +218,10 @@ type detection struct {
 func escuQueries(t testing.TB) ([]string, []*spl.Query) {
 	t.Helper()
 	ms := spl.NewMacroSet()
-	if err := ms.LoadESCUDir(filepath.Join(repoShared(t, "escu"), "macros")); err != nil {
+	if err := ms.LoadESCUDir(filepath.Join(fixtures.Shared(t, "escu"), "macros")); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(repoShared(t, "escu"), "detections", "application", "ollama_*.yml"))
+	files, _ := filepath.Glob(filepath.Join(fixtures.Shared(t, "escu"), "detections", "application", "ollama_*.yml"))
 	sort.Strings(files)
 	var names []string
 	var qs []*spl.Query
@@ -305,7 +287,7 @@ func renderResult(name string, r *spl.Result) string {
 }
 
 func TestESCUDetectionsOnAttackData(t *testing.T) {
-	data := repoShared(t, filepath.Join("samples", "escu-attack-data"))
+	data := fixtures.Shared(t, "samples", "escu-attack-data")
 	names, qs := escuQueries(t)
 	k, err := knowledge.New(knowledge.Options{Builtin: true})
 	if err != nil {
