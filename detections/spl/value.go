@@ -157,12 +157,19 @@ func ParseNum(s string) (float64, bool) {
 		return 0, false
 	}
 	digits := false
+	dots := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
 			digits = true
-		case c == '.' || c == '+' || c == '-' || c == 'e' || c == 'E':
+		case c == '.':
+			// IP addresses and versions have several dots; rejecting them here spares
+			// strconv an error allocation on every comparison of such values.
+			if dots++; dots > 1 {
+				return 0, false
+			}
+		case c == '+' || c == '-' || c == 'e' || c == 'E':
 		default:
 			return 0, false
 		}
