@@ -440,6 +440,7 @@ type aggregator struct {
 	c          *execCtx // for eval() inside functions
 	groups     map[string]*group
 	order      []*group
+	idBuf      []byte // scratch for the group id of single-valued keys
 }
 
 func newAggregator(c *execCtx, aggs []aggSpec, by []string) *aggregator {
@@ -449,6 +450,10 @@ func newAggregator(c *execCtx, aggs []aggSpec, by []string) *aggregator {
 func (ag *aggregator) add(r *Row) (newGroups int) {
 	if len(ag.by) == 0 {
 		g := ag.get(nil, nil, &newGroups)
+		ag.feed(g, r)
+		return
+	}
+	if g, ok := ag.lookupSingle(r); ok {
 		ag.feed(g, r)
 		return
 	}
@@ -469,6 +474,25 @@ func (ag *aggregator) add(r *Row) (newGroups int) {
 		ag.feed(g, r)
 	}
 	return
+}
+
+// lookupSingle finds the existing group of a row whose by-fields each hold one value, the
+// common case, without building the key slices groupKeys allocates per row.
+func (ag *aggregator) lookupSingle(r *Row) (*group, bool) {
+	b := ag.idBuf[:0]
+	for i, f := range ag.by {
+		v := r.Get(f)
+		if v.k == kNull || v.k == kMulti {
+			return nil, false
+		}
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, v.String()...)
+	}
+	ag.idBuf = b
+	g, ok := ag.groups[string(b)]
+	return g, ok
 }
 
 func (ag *aggregator) get(k []string, r *Row, created *int) *group {
@@ -506,14 +530,28 @@ func (ag *aggregator) rows() []*Row {
 	}
 	gs := ag.order
 	if len(ag.by) > 0 {
-		sort.SliceStable(gs, func(i, j int) bool {
-			for k := range gs[i].key {
-				if c := cmpText(gs[i].key[k], gs[j].key[k]); c != 0 {
+		// Parse each key once: cmpText inside the comparator parsed numbers
+		// O(n log n) times, which dominated flushes of large group sets.
+		keys := make([]groupSortKey, len(gs))
+		for i, g := range gs {
+			keys[i] = groupSortKey{g: g, parts: make([]keyPart, len(g.key))}
+			for k, s := range g.key {
+				f, ok := ParseNum(s)
+				keys[i].parts[k] = keyPart{s: s, n: f, num: ok}
+			}
+		}
+		sort.SliceStable(keys, func(i, j int) bool {
+			a, b := keys[i].parts, keys[j].parts
+			for k := range a {
+				if c := a[k].cmp(&b[k]); c != 0 {
 					return c < 0
 				}
 			}
 			return false
 		})
+		for i := range keys {
+			gs[i] = keys[i].g
+		}
 	}
 	out := make([]*Row, 0, len(gs))
 	for _, g := range gs {
@@ -527,4 +565,35 @@ func (ag *aggregator) rows() []*Row {
 		out = append(out, r)
 	}
 	return out
+}
+
+// groupSortKey is a group with its by-values parsed for sorting.
+type groupSortKey struct {
+	g     *group
+	parts []keyPart
+}
+
+type keyPart struct {
+	s   string
+	n   float64
+	num bool
+}
+
+// cmp orders like cmpText: numbers first, numerically, then text by bytes.
+func (a *keyPart) cmp(b *keyPart) int {
+	switch {
+	case a.num && b.num:
+		switch {
+		case a.n < b.n:
+			return -1
+		case a.n > b.n:
+			return 1
+		}
+		return 0
+	case a.num:
+		return -1
+	case b.num:
+		return 1
+	}
+	return strings.Compare(a.s, b.s)
 }
