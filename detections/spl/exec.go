@@ -269,7 +269,9 @@ func (r *run) acceptsEvent(ev *store.Event, row *Row) bool {
 
 // eventRow builds the search-time row of a stored event.
 func eventRow(ev *store.Event, k Knowledge) Row {
-	r := Row{fields: make([]field, 0, 16+len(ev.Fields))}
+	// Room for what the built-in Ollama knowledge adds (about 40 fields), so that
+	// extraction does not regrow the slice several times per event.
+	r := Row{fields: make([]field, 0, 48+len(ev.Fields))}
 	r.fields = append(r.fields,
 		field{"_raw", Str(ev.Raw)},
 		field{"_time", Num(float64(ev.Time) / 1e9)},
@@ -526,9 +528,11 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 	}
 	if env.Events != nil {
 		sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams}
+		accepted := make([]*member, 0, len(ms))
 		err := env.Events.Scan(ctx, sq, func(ev *store.Event) error {
 			row := eventRow(ev, env.Knowledge)
 			live := 0
+			accepted = accepted[:0]
 			for _, m := range ms {
 				if m.r.done {
 					continue
@@ -540,11 +544,20 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 					}
 					continue
 				}
-				c := row.Clone()
-				m.r.pushRow(&c)
+				accepted = append(accepted, m)
 			}
 			if live == 0 {
 				return store.ErrStop
+			}
+			// Pipelines change the rows they get, so every query but the last gets a copy;
+			// the last takes the event's row itself, which nobody reads afterwards.
+			for j, m := range accepted {
+				if j == len(accepted)-1 {
+					m.r.pushRow(&row)
+					break
+				}
+				c := row.Clone()
+				m.r.pushRow(&c)
 			}
 			return nil
 		})
