@@ -1,10 +1,15 @@
 package knowledge
 
+import "github.com/hecrisk/hecrisk/detections/spl"
+
 // fieldSet collects the fields found by the extraction phase (EXTRACT, REPORT, KV_MODE) of one
 // event, in the order found. Events carry a few dozen fields at most, so a slice with linear
 // lookup beats a map and allocates less.
 type fieldSet struct {
 	f []field
+	// evals is scratch space for the EVAL results of one event, kept to avoid an allocation
+	// per event.
+	evals []spl.Value
 }
 
 type field struct {

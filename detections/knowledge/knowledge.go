@@ -540,7 +540,7 @@ func (k *Knowledge) Extract(ev *store.Event, row *spl.Row) {
 	k.autoKV(p, ev.Raw, fs)
 	mergeFields(fs, row)
 	applyAliases(p.aliases, row)
-	applyEvals(p.evals, row)
+	fs.evals = applyEvals(p.evals, row, fs.evals)
 }
 
 // autoKV runs KV_MODE (and AUTO_KV_JSON) over _raw. A field an explicit EXTRACT or REPORT
@@ -637,11 +637,12 @@ func applyAliases(as []alias, row *spl.Row) {
 // applyEvals evaluates every EVAL-* against the row as it was before any of them ran
 // (props.conf.spec: calculated fields behave as if run in parallel), then stores the results;
 // a null result removes the field.
-func applyEvals(evs []namedEval, row *spl.Row) {
+// vals is reused scratch space; the (possibly grown) slice is returned for the next event.
+func applyEvals(evs []namedEval, row *spl.Row, vals []spl.Value) []spl.Value {
 	if len(evs) == 0 {
-		return
+		return vals
 	}
-	vals := make([]spl.Value, len(evs))
+	vals = append(vals[:0], make([]spl.Value, len(evs))...)
 	for i, e := range evs {
 		vals[i] = e.expr.Eval(row)
 	}
@@ -651,6 +652,8 @@ func applyEvals(evs []namedEval, row *spl.Row) {
 		}
 		row.Set(e.field, vals[i])
 	}
+	clear(vals) // drop references to this event's strings while pooled
+	return vals[:0]
 }
 
 // SetIndexed writes the index-time part of an event into row: _raw, _time (seconds, as a
