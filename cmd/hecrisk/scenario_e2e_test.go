@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/segmentio/encoding/json"
+
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var updateScenario = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -53,7 +55,7 @@ var scenarioBuild struct {
 func hecriskBinary(t *testing.T) string {
 	t.Helper()
 	scenarioBuild.once.Do(func() {
-		root, err := scenarioRepoRoot()
+		root, err := fixtures.FindRepoRoot()
 		if err != nil {
 			scenarioBuild.err = err
 			return
@@ -81,23 +83,6 @@ func hecriskBinary(t *testing.T) string {
 		t.Fatal(scenarioBuild.err)
 	}
 	return scenarioBuild.path
-}
-
-func scenarioRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
 }
 
 // child is one `hecrisk serve` process.

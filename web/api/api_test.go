@@ -26,6 +26,7 @@ import (
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 
@@ -133,27 +134,9 @@ func wantError(t *testing.T, r resp, status int, code string) {
 	}
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
 // The OpenAPI document and the registered routes list the same (method, path) pairs.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "openapi.yaml"))
+	b, err := os.ReadFile(filepath.Join(fixtures.RepoRoot(t), "docs", "openapi.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

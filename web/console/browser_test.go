@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/hecrisk/hecrisk/hec/hecclient"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 const (
@@ -54,7 +54,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	root, err := findRepoRoot()
+	root, err := fixtures.FindRepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -73,32 +73,6 @@ func runMain(m *testing.M) int {
 func browserAvailable() bool {
 	_, err := os.Stat(chromiumPath)
 	return err == nil
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := findRepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 // requireBrowser skips without chromium, except in CI where a missing browser is a failure.
@@ -247,10 +221,7 @@ type detection struct {
 // every detection for now.
 func seed(t *testing.T, s *server) []detection {
 	t.Helper()
-	log := filepath.Join(repoRoot(t), "..", "shared", "samples", "escu-attack-data", "server.log")
-	if _, err := os.Stat(log); err != nil {
-		t.Skipf("ESCU attack dataset not found (%v); it lives in ../shared next to the repository", err)
-	}
+	log := fixtures.Shared(t, "samples", "escu-attack-data", "server.log")
 	loc, err := time.LoadLocation(testZone)
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +309,7 @@ func newBrowser(t *testing.T, base string) *browser {
 	t.Cleanup(func() { tcancel(); cancel(); acancel() })
 	b := &browser{t: t, ctx: ctx, base: base}
 	if os.Getenv("HECRISK_SCREENSHOTS") == "1" {
-		b.shot = filepath.Join(repoRoot(t), "docs", "screenshots")
+		b.shot = filepath.Join(fixtures.RepoRoot(t), "docs", "screenshots")
 		if err := os.MkdirAll(b.shot, 0o755); err != nil {
 			t.Fatal(err)
 		}
