@@ -224,6 +224,27 @@ func TestForwarderProps(t *testing.T) {
 			},
 		},
 		{
+			name: "docker without any props: automatic recognition takes Docker's stamp", withTA: false,
+			source: "docker:ollama", tz: newYork, now: time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC),
+			lines: []fwLine{
+				{in: "2025-04-01T08:18:11.233596000Z " + gin("2025/04/01 - 08:18:11", ginHead),
+					wantRaw:  "2025-04-01T08:18:11.233596000Z " + gin("2025/04/01 - 08:18:11", ginHead),
+					wantTime: "2025-04-01T08:18:11.233596Z", wantURI: "/"},
+				{in: "2025-04-01T08:18:12.000001000Z stdout F " + gin("2025/04/01 - 08:19:00", ginChatQ),
+					wantRaw:  "2025-04-01T08:18:12.000001000Z stdout F " + gin("2025/04/01 - 08:19:00", ginChatQ),
+					wantTime: "2025-04-01T08:18:12.000001Z", wantURI: "/api/chat?stream=false", escu: true},
+			},
+		},
+		{
+			name: "docker with TA-ollama but without the stanza", withTA: true,
+			source: "docker:ollama", tz: newYork, now: time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC),
+			lines: []fwLine{
+				{in: "2025-04-01T08:18:30.307080000Z stdout F " + gin("2025/04/01 - 08:18:30", ginBlob),
+					wantRaw: "2025-04-01T08:18:30.307080000Z stdout F " + gin("2025/04/01 - 08:18:30", ginBlob), wantTime: "now",
+					wantURI: "/api/blobs/sha256:3b7a0e63eeb8dd23d6abfcb6a6ac3c8c50842a820c116a31d725b31e075c6d9e"},
+			},
+		},
+		{
 			name: "docker json-file", propsFile: "props-docker.conf", withTA: true,
 			source: "docker-json:ollama", tz: newYork, now: time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC),
 			lines: []fwLine{
@@ -339,5 +360,31 @@ func TestForwarderPropsParse(t *testing.T) {
 			}
 			fwPipeline(t, filepath.Base(f), true, time.UTC)
 		})
+	}
+}
+
+// TestForwarderDocsQuoteConfigs keeps docs/forwarders.md in step with the files it quotes: each
+// file of testdata/forwarders must appear there verbatim.
+func TestForwarderDocsQuoteConfigs(t *testing.T) {
+	root, _ := fwRoot(t)
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "forwarders.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "testdata", "forwarders", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no files in testdata/forwarders")
+	}
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(doc), strings.TrimRight(string(text), "\n")+"\n```") {
+			t.Errorf("docs/forwarders.md does not quote testdata/forwarders/%s verbatim in a code block", filepath.Base(f))
+		}
 	}
 }
