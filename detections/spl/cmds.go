@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hecrisk/hecrisk/store/conf"
 	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
@@ -173,7 +174,7 @@ func parseSed(s string) (*sedExpr, error) {
 		}
 		return &sedExpr{from: from, to: to}, nil
 	}
-	re, err := compileRegex(parts[0])
+	re, err := conf.CompileRegex(parts[0])
 	if err != nil {
 		return nil, err
 	}

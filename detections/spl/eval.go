@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 // evalFn is a compiled eval expression.
@@ -442,12 +444,12 @@ type regexCache map[string]*regexp.Regexp
 
 func (c *execCtx) regex(p string) (*regexp.Regexp, error) {
 	if c.readOnly {
-		return compileRegex(p)
+		return conf.CompileRegex(p)
 	}
 	if re, ok := c.reCache[p]; ok {
 		return re, nil
 	}
-	re, err := compileRegex(p)
+	re, err := conf.CompileRegex(p)
 	if err != nil {
 		return nil, err
 	}

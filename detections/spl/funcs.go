@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hecrisk/hecrisk/store/conf"
 	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
@@ -51,7 +52,7 @@ func (ec *evalCompiler) parseCall(name token) (evalFn, error) {
 		}
 	case "match", "replace":
 		if p, ok := constString(args[1]); ok {
-			if _, err := compileRegex(p); err != nil {
+			if _, err := conf.CompileRegex(p); err != nil {
 				return nil, errAt(name, "%v", err)
 			}
 		}
@@ -620,7 +621,7 @@ func constRegex(fn evalFn) *regexp.Regexp {
 	if !ok {
 		return nil
 	}
-	re, err := compileRegex(p)
+	re, err := conf.CompileRegex(p)
 	if err != nil {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 // Query is a parsed, macro-expanded search, safe for concurrent runs.
@@ -422,7 +423,7 @@ func parseRex(ts *tokStream, head token) (command, error) {
 		cmd.sed = sed
 		return cmd, nil
 	}
-	re, err := compileRegex(t.s)
+	re, err := conf.CompileRegex(t.s)
 	if err != nil {
 		return nil, errAt(t, "%v", err)
 	}
