@@ -39,13 +39,12 @@ type delimSpec struct {
 	fields []string
 }
 
-// compileRegex accepts Splunk's PCRE-style named groups. Go's RE2 understands (?<name>…)
-// itself; any construct RE2 lacks (lookaround, backreferences, possessive quantifiers) fails
-// here with the stanza and key in the message.
+// compileRegex compiles a search-time regex with conf.CompileRegex, which accepts PCRE-style
+// named groups and names any construct RE2 lacks; the message starts with the stanza and key.
 func compileRegex(where, expr string) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(expr)
+	re, err := conf.CompileRegex(expr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: regex %q: %w (only RE2 syntax is supported)", where, expr, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return re, nil
 }
