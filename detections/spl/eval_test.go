@@ -156,3 +156,15 @@ func TestExprEvalConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestStrftimeSubsecondsSurviveFloatSeconds(t *testing.T) {
+	// 1795431900.530 is not exact in float64; Splunk prints the stored milliseconds.
+	e, err := CompileEval(`strftime(1795431900.530, "%S.%3N")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Row
+	if got := e.EvalAt(&r, time.Unix(1795435200, 0), time.UTC).String(); got != "00.530" {
+		t.Errorf("strftime %%3N = %q, want 00.530", got)
+	}
+}

@@ -628,9 +628,12 @@ func constRegex(fn evalFn) *regexp.Regexp {
 	return re
 }
 
+// epochTime converts _time-style epoch seconds. A float64 near 1.8e9 holds only about a quarter of
+// a microsecond, so .530 arrives as .52999997: round to the microsecond, or %3N would print .529.
 func epochTime(f float64) time.Time {
 	sec := math.Floor(f)
-	return time.Unix(int64(sec), int64((f-sec)*1e9))
+	usec := math.Round((f - sec) * 1e6)
+	return time.Unix(int64(sec), int64(usec)*1e3)
 }
 
 // roundHalfUp rounds to n decimals with ties going up (4.5 -> 5, -4.5 -> -4),
