@@ -202,3 +202,30 @@ func TestUsageErrorsExit2(t *testing.T) {
 		}
 	}
 }
+
+func TestExportKeepsTableColumnsMissingFromFirstRow(t *testing.T) {
+	conf := t.TempDir()
+	if err := os.WriteFile(filepath.Join(conf, "server.conf"), []byte("[api]\ntoken = t\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(conf, "inputs.conf"), []byte("[http://a]\ntoken = h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, t.TempDir(), conf)
+	defer s.stop(t)
+	now := time.Now().Unix()
+	body := fmt.Sprintf(`{"time":%d,"event":"first"}{"time":%d,"event":"second","fields":{"src":"10.0.0.7"}}`, now-2, now-1)
+	if code, b := post(t, "http://"+s.hec+"/services/collector", "Splunk h", body); code != 200 {
+		t.Fatalf("HEC: %d %s", code, b)
+	}
+	// Newest first: the first row ("second") has src, the last ("first") has none; sort so the row
+	// without src comes first, as in the reported case.
+	code, got := post(t, "http://"+s.api+"/services/search/jobs/export", "Bearer t",
+		"search=search%20*%20%7C%20sort%20_time%20%7C%20table%20_raw%20src%20uri_path&earliest_time=-1h&output_mode=csv")
+	if code != 200 {
+		t.Fatalf("export: %d %s", code, got)
+	}
+	if first := strings.SplitN(got, "\n", 2)[0]; strings.TrimSpace(first) != "_raw,src,uri_path" {
+		t.Errorf("CSV header = %q, want every table column (Splunk keeps listed columns)", first)
+	}
+}

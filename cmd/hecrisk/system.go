@@ -170,9 +170,13 @@ func (s *system) Search(ctx context.Context, query, earliest, latest string, emi
 		Events: s.store, Risk: s.store, Knowledge: s.knowledge,
 		Limits: spl.Limits{MaxDuration: 5 * time.Minute, MaxMemoryBytes: 1 << 30}}
 	values := map[string][]string{}
+	cols := q.Columns()
 	return q.Stream(ctx, env, func(row spl.Row) error {
 		clear(values)
-		names := row.Names()
+		names := cols
+		if names == nil {
+			names = row.Names()
+		}
 		for _, n := range names {
 			if v := row.Get(n); !v.IsNull() {
 				values[n] = v.Values()

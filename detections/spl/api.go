@@ -5,6 +5,7 @@ package spl
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/hecrisk/hecrisk/store"
@@ -56,4 +57,34 @@ type Result struct {
 	// command fixed one, otherwise every field in first-seen order.
 	Fields []string
 	Rows   []Row
+}
+
+// Columns are the output columns a final table/fields command fixes, in order, for callers that
+// stream rows (CSV export needs its header before the first row, and a listed field stays a column
+// even when no row has it). Wildcard entries are left out; nil means the columns are not fixed.
+func (q *Query) Columns() []string {
+	var out []string
+	for _, p := range q.tableFields {
+		if !strings.Contains(p, "*") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// StreamValues is Stream for callers outside the engine (the REST export, `hecrisk search`):
+// each row arrives as its field names in order and its non-null values by name. The map is
+// reused from row to row, so emit must copy what it keeps.
+func (q *Query) StreamValues(ctx context.Context, env Env, emit func(fields []string, values map[string][]string) error) error {
+	values := map[string][]string{}
+	return q.Stream(ctx, env, func(row Row) error {
+		clear(values)
+		names := row.Names()
+		for _, n := range names {
+			if v := row.Get(n); !v.IsNull() {
+				values[n] = v.Values()
+			}
+		}
+		return emit(names, values)
+	})
 }
