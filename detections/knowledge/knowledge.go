@@ -513,10 +513,13 @@ func protected(name string) bool {
 // Extract fills row with the search-time fields of ev. When the row has no _raw yet, the
 // indexed part (_raw, _time, host, source, sourcetype, index, indexed fields) is set first.
 func (k *Knowledge) Extract(ev *store.Event, row *spl.Row) {
+	k.extract(ev, row, k.planFor(ev.Sourcetype, ev.Source, ev.Host))
+}
+
+func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan) {
 	if row.Get("_raw").IsNull() {
 		SetIndexed(ev, row)
 	}
-	p := k.planFor(ev.Sourcetype, ev.Source, ev.Host)
 	fs := k.pool.Get().(*fieldSet)
 	fs.reset()
 	defer k.pool.Put(fs)

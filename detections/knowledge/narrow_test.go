@@ -1,0 +1,76 @@
+package knowledge
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/hecrisk/hecrisk/detections/spl"
+)
+
+// TestNarrow checks that a narrowed view gives exactly the full knowledge's values for the
+// fields it needs, keeps extractions and aliases it does not need, and drops only the
+// calculated fields nobody needs.
+func TestNarrow(t *testing.T) {
+	path := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "server.log")
+	lines := readLines(t, path)
+	k := mustNew(t, Options{Builtin: true})
+	tests := []struct {
+		name string
+		need []string
+		// gone are calculated fields (and only those: src, say, is also extracted) that the
+		// view must leave out of GIN lines.
+		gone []string
+	}{
+		{"web fields", []string{"src", "dest", "url", "status", "response_time"}, []string{"app", "action", "response_time_ms", "http_content_type"}},
+		{"nothing", nil, []string{"url", "app", "response_time_ms"}},
+		{"latency only", []string{"response_time_ms"}, []string{"url", "app", "duration"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			need := func(f string) bool { return slices.Contains(tt.need, f) }
+			n := k.Narrow(need)
+			sawGIN := false
+			for _, l := range lines {
+				ev := lineEvent(path, l.raw)
+				full := fieldMap(extract(k, ev))
+				row := &spl.Row{}
+				n.Extract(ev, row)
+				got := fieldMap(row)
+				for f, want := range full {
+					if !need(f) && isEvalField(k, ev.Sourcetype, f) {
+						continue
+					}
+					if !slices.Equal(got[f], want) {
+						t.Fatalf("line %d: %s = %q, full knowledge gives %q", l.no, f, got[f], want)
+					}
+				}
+				if _, ok := full["uri_path"]; ok {
+					sawGIN = true
+					for _, f := range tt.gone {
+						if _, ok := got[f]; ok {
+							t.Errorf("line %d: unneeded calculated field %s present", l.no, f)
+						}
+					}
+				}
+				for f := range got {
+					if _, ok := full[f]; !ok {
+						t.Errorf("line %d: narrowed view adds %s", l.no, f)
+					}
+				}
+			}
+			if !sawGIN {
+				t.Fatal("sample has no GIN access line")
+			}
+		})
+	}
+}
+
+func isEvalField(k *Knowledge, sourcetype, f string) bool {
+	for _, e := range k.planFor(sourcetype, "", "").evals {
+		if e.field == f {
+			return true
+		}
+	}
+	return false
+}
