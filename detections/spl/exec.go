@@ -527,10 +527,20 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 		streams = nil
 	}
 	if env.Events != nil {
+		know := env.Knowledge
+		if n, ok := know.(FieldNarrower); ok {
+			qs := make([]*Query, len(ms))
+			for j, m := range ms {
+				qs[j] = m.r.q
+			}
+			if need, ok := neededFields(qs); ok {
+				know = n.Narrow(need)
+			}
+		}
 		sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams}
 		accepted := make([]*member, 0, len(ms))
 		err := env.Events.Scan(ctx, sq, func(ev *store.Event) error {
-			row := eventRow(ev, env.Knowledge)
+			row := eventRow(ev, know)
 			live := 0
 			accepted = accepted[:0]
 			for _, m := range ms {

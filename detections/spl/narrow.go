@@ -1,0 +1,73 @@
+package spl
+
+import "strings"
+
+// FieldNarrower is a Knowledge that can leave out search-time fields no search reads.
+// RunShared uses it when every search in the shared scan names all the fields its result can
+// depend on (see namesItsFields), which spares computing calculated fields for a million
+// events only to drop them at the first stats.
+type FieldNarrower interface {
+	// Narrow returns a Knowledge that may omit the fields for which need is false. Fields for
+	// which need is true must come out exactly as the full Knowledge gives them.
+	Narrow(need func(field string) bool) Knowledge
+}
+
+// fieldFixers replace every row by rows holding only fields named in the command, so
+// fields the query never names cannot reach its result past them.
+var fieldFixers = map[string]bool{"stats": true, "timechart": true, "table": true, "top": true}
+
+// wildcardFree are commands in which '*' never stands for field names: values in search
+// terms, multiplication in eval and where, or arguments that are not field lists.
+var wildcardFree = map[string]bool{"search": true, "where": true, "eval": true, "rex": true, "bin": true, "sort": true, "head": true, "dedup": true, "mvexpand": true}
+
+// namesItsFields reports whether the result of q can depend only on fields whose names
+// occur in q's text (after macro expansion): a command that fixes the field set follows,
+// and no command may select fields by a wildcard. When in doubt it says no.
+func (q *Query) namesItsFields() bool {
+	if q.gen != nil {
+		return false
+	}
+	segs, err := splitPipes(q.src)
+	if err != nil {
+		return false
+	}
+	fixed := false
+	for i, seg := range segs {
+		name := "search"
+		if i > 0 {
+			f := strings.Fields(seg.text)
+			if len(f) == 0 {
+				return false
+			}
+			name = strings.ToLower(f[0])
+		}
+		if !wildcardFree[name] && strings.ContainsRune(seg.text, '*') {
+			return false
+		}
+		if fieldFixers[name] {
+			fixed = true
+		}
+	}
+	return fixed
+}
+
+// neededFields returns, when every query names its fields, a test for the fields any of
+// them may read. A name counts as read when it occurs anywhere in a query's text, which
+// over-approximates (src matches src_ip) but never misses a field referenced by name.
+func neededFields(qs []*Query) (func(string) bool, bool) {
+	srcs := make([]string, 0, len(qs))
+	for _, q := range qs {
+		if !q.namesItsFields() {
+			return nil, false
+		}
+		srcs = append(srcs, q.src)
+	}
+	return func(name string) bool {
+		for _, s := range srcs {
+			if strings.Contains(s, name) {
+				return true
+			}
+		}
+		return false
+	}, true
+}
