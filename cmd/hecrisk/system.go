@@ -169,21 +169,7 @@ func (s *system) Search(ctx context.Context, query, earliest, latest string, emi
 	env := spl.Env{Now: time.Now(), Earliest: earliest, Latest: latest, Loc: s.loc,
 		Events: s.store, Risk: s.store, Knowledge: s.knowledge,
 		Limits: spl.Limits{MaxDuration: 5 * time.Minute, MaxMemoryBytes: 1 << 30}}
-	values := map[string][]string{}
-	cols := q.Columns()
-	return q.Stream(ctx, env, func(row spl.Row) error {
-		clear(values)
-		names := cols
-		if names == nil {
-			names = row.Names()
-		}
-		for _, n := range names {
-			if v := row.Get(n); !v.IsNull() {
-				values[n] = v.Values()
-			}
-		}
-		return emit(names, values)
-	})
+	return q.StreamValues(ctx, env, emit)
 }
 
 func loadLocation(name string) (*time.Location, error) {

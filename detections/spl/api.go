@@ -73,13 +73,18 @@ func (q *Query) Columns() []string {
 }
 
 // StreamValues is Stream for callers outside the engine (the REST export, `hecrisk search`):
-// each row arrives as its field names in order and its non-null values by name. The map is
-// reused from row to row, so emit must copy what it keeps.
+// each row arrives as its field names in order (the Columns when a final table/fields fixes
+// them) and its non-null values by name. The map is reused from row to row, so emit must copy
+// what it keeps.
 func (q *Query) StreamValues(ctx context.Context, env Env, emit func(fields []string, values map[string][]string) error) error {
 	values := map[string][]string{}
+	cols := q.Columns()
 	return q.Stream(ctx, env, func(row Row) error {
 		clear(values)
-		names := row.Names()
+		names := cols
+		if names == nil {
+			names = row.Names()
+		}
 		for _, n := range names {
 			if v := row.Get(n); !v.IsNull() {
 				values[n] = v.Values()

@@ -40,17 +40,7 @@ func (s splSearcher) Search(ctx context.Context, query, earliest, latest string,
 		return err
 	}
 	env := spl.Env{Now: now, Earliest: earliest, Latest: latest, Loc: time.UTC, Events: s.st, Risk: s.st}
-	values := map[string][]string{}
-	return q.Stream(ctx, env, func(row spl.Row) error {
-		clear(values)
-		names := row.Names()
-		for _, n := range names {
-			if v := row.Get(n); !v.IsNull() {
-				values[n] = v.Values()
-			}
-		}
-		return emit(names, values)
-	})
+	return q.StreamValues(ctx, env, emit)
 }
 
 var testDocs = []console.DetectionDoc{{
