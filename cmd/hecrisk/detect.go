@@ -93,6 +93,13 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if failed > 0 {
 		return fmt.Errorf("%d of %d detections failed", failed, len(results))
 	}
+	// The scheduler evaluates the risk incident rules after the detections of a slot; so does a
+	// run by hand, so that its notables can be seen without waiting for the next hour.
+	if !*dryRun && !b.incident.Disabled {
+		if err := sys.runner.RunIncidentRules(ctx, slot); err != nil {
+			return fmt.Errorf("risk incident rules: %w", err)
+		}
+	}
 	return nil
 }
 
