@@ -39,8 +39,8 @@ type transform struct {
 	name      string
 	re        *regexp.Regexp
 	dest      destKind
-	format    []fmtPart   // for every dest except destMeta
-	fields    []fieldSpec // destMeta
+	format    conf.Format        // for every dest except destMeta
+	fields    []conf.FormatField // destMeta
 	source    sourceKind
 	field     string // srcField
 	lookahead int
@@ -48,16 +48,6 @@ type transform struct {
 	def       string
 	hasDef    bool
 	cleanKeys bool
-}
-
-// fmtPart is literal text or, when group >= 0, a $N reference.
-type fmtPart struct {
-	lit   string
-	group int
-}
-
-type fieldSpec struct {
-	name, value []fmtPart
 }
 
 // compileTransform builds an index-time transform. ok is false (with a logged warning) for a
@@ -136,7 +126,7 @@ func compileTransform(name string, st map[string]conf.KV, logger *slog.Logger) (
 		if !hasFormat {
 			format = name + "::$1"
 		}
-		t.fields, err = parseFieldFormat(format, re.NumSubexp())
+		t.fields, err = conf.ParseFieldFormat(format, re.NumSubexp())
 		if err != nil {
 			return nil, false, fmt.Errorf("transforms.conf [%s] FORMAT: %w", name, err)
 		}
@@ -163,96 +153,8 @@ func compileTransform(name string, st map[string]conf.KV, logger *slog.Logger) (
 	if !hasFormat {
 		format = "$1"
 	}
-	t.format = parseFormat(format, re.NumSubexp())
+	t.format = conf.ParseFormat(format, re.NumSubexp())
 	return t, true, nil
-}
-
-// parseFormat splits a FORMAT template. transforms.conf.spec: '$' introduces a group only when
-// digits follow and they name an existing group; otherwise it is literal text.
-func parseFormat(s string, groups int) []fmtPart {
-	var parts []fmtPart
-	var lit strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '$' {
-			j := i + 1
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			if j > i+1 {
-				if n, err := strconv.Atoi(s[i+1 : j]); err == nil && n <= groups {
-					if lit.Len() > 0 {
-						parts = append(parts, fmtPart{lit: lit.String(), group: -1})
-						lit.Reset()
-					}
-					parts = append(parts, fmtPart{group: n})
-					i = j - 1
-					continue
-				}
-			}
-		}
-		lit.WriteByte(s[i])
-	}
-	if lit.Len() > 0 {
-		parts = append(parts, fmtPart{lit: lit.String(), group: -1})
-	}
-	return parts
-}
-
-// parseFieldFormat reads "name::value name2::\"value with spaces\"".
-func parseFieldFormat(s string, groups int) ([]fieldSpec, error) {
-	var out []fieldSpec
-	for _, tok := range splitFormatTokens(s) {
-		name, value, ok := strings.Cut(tok, "::")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("want name::value pairs, got %q", tok)
-		}
-		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
-			value = value[1 : len(value)-1]
-		}
-		out = append(out, fieldSpec{name: parseFormat(name, groups), value: parseFormat(value, groups)})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("empty FORMAT")
-	}
-	return out, nil
-}
-
-// splitFormatTokens splits on blanks outside double quotes.
-func splitFormatTokens(s string) []string {
-	var out []string
-	var cur strings.Builder
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			quoted = !quoted
-			cur.WriteByte(c)
-		case (c == ' ' || c == '\t') && !quoted:
-			if cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out
-}
-
-func expand(parts []fmtPart, s string, m []int) string {
-	var b strings.Builder
-	for _, p := range parts {
-		if p.group < 0 {
-			b.WriteString(p.lit)
-		} else if m != nil && m[2*p.group] >= 0 {
-			b.WriteString(s[m[2*p.group]:m[2*p.group+1]])
-		}
-	}
-	return b.String()
 }
 
 // state carries what transforms may change while one event passes through them.
@@ -298,14 +200,14 @@ func (t *transform) apply(st *state) {
 		}
 		for _, m := range t.re.FindAllStringSubmatchIndex(s, n) {
 			for _, f := range t.fields {
-				name := expand(f.name, s, m)
+				name := f.Name.Expand(s, m)
 				if t.cleanKeys {
 					name = cleanKey(name)
 				}
 				if name == "" {
 					continue
 				}
-				st.ev.Fields = append(st.ev.Fields, store.Field{Name: name, Values: []string{expand(f.value, s, m)}})
+				st.ev.Fields = append(st.ev.Fields, store.Field{Name: name, Values: []string{f.Value.Expand(s, m)}})
 			}
 		}
 		return
@@ -314,7 +216,7 @@ func (t *transform) apply(st *state) {
 	var v string
 	switch {
 	case m != nil:
-		v = expand(t.format, s, m)
+		v = t.format.Expand(s, m)
 	case t.hasDef:
 		v = t.def
 	default:
