@@ -347,7 +347,7 @@ func (c *compiler) item(where, key, value string) (*item, error) {
 
 // parseAliases parses "a AS b c ASNEW d" (field names may be double-quoted).
 func parseAliases(s string) ([]alias, error) {
-	toks := splitQuotedFields(s)
+	toks := conf.SplitQuoted(s)
 	if len(toks) == 0 || len(toks)%3 != 0 {
 		return nil, fmt.Errorf("%q: want <field> AS|ASNEW <alias> ...", s)
 	}

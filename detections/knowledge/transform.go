@@ -3,7 +3,6 @@ package knowledge
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/hecrisk/hecrisk/store/conf"
@@ -15,22 +14,12 @@ type extractor struct {
 	where     string // "transforms.conf [name]" or "props.conf [stanza] EXTRACT-x", for messages
 	re        *regexp.Regexp
 	sourceKey string
-	format    []formatPair // nil: field names come from named groups
-	dynamic   bool         // a field name depends on the match ($1::$2, _KEY_n)
+	format    []conf.FormatField // nil: field names come from named groups
+	dynamic   bool               // a field name depends on the match ($1::$2, _KEY_n)
 	mvAdd     bool
 	cleanKeys bool
 	keepEmpty bool
 	delims    *delimSpec
-}
-
-type formatPair struct {
-	name, value []formatPart
-}
-
-// formatPart is a literal (group < 0) or a reference to a capturing group.
-type formatPart struct {
-	lit   string
-	group int
 }
 
 type delimSpec struct {
@@ -138,12 +127,12 @@ func compileTransform(name string, st map[string]conf.KV) (*extractor, error) {
 		return nil, fmt.Errorf("%s: REGEX %q has no capturing group", where, expr)
 	}
 	if f, ok := get("FORMAT"); ok && strings.TrimSpace(f) != "" {
-		if x.format, err = parseFormat(f, x.re.NumSubexp()); err != nil {
+		if x.format, err = conf.ParseFieldFormat(f, x.re.NumSubexp()); err != nil {
 			return nil, fmt.Errorf("%s: FORMAT: %w", where, err)
 		}
 		for _, p := range x.format {
-			for _, part := range p.name {
-				if part.group >= 0 {
+			for _, part := range p.Name {
+				if part.Group >= 0 {
 					x.dynamic = true
 				}
 			}
@@ -177,99 +166,6 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("not a boolean")
-}
-
-// parseFormat parses "name::$1 other::$2" and "$1::$2". A "$" is a group reference only when
-// digits follow and the group exists (transforms.conf.spec); otherwise it is literal text.
-func parseFormat(s string, groups int) ([]formatPair, error) {
-	var out []formatPair
-	for _, tok := range splitQuotedFields(s) {
-		k := strings.Index(tok, "::")
-		if k <= 0 {
-			return nil, fmt.Errorf("%q is not <name>::<value>", tok)
-		}
-		out = append(out, formatPair{
-			name:  parseFormatParts(unquote(tok[:k]), groups),
-			value: parseFormatParts(unquote(tok[k+2:]), groups),
-		})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("empty")
-	}
-	return out, nil
-}
-
-func parseFormatParts(s string, groups int) []formatPart {
-	var parts []formatPart
-	lit := strings.Builder{}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '$' {
-			j := i + 1
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			if j > i+1 {
-				n, err := strconv.Atoi(s[i+1 : j])
-				if err == nil && n <= groups {
-					if lit.Len() > 0 {
-						parts = append(parts, formatPart{lit: lit.String(), group: -1})
-						lit.Reset()
-					}
-					parts = append(parts, formatPart{group: n})
-					i = j - 1
-					continue
-				}
-			}
-		}
-		lit.WriteByte(s[i])
-	}
-	if lit.Len() > 0 || len(parts) == 0 {
-		parts = append(parts, formatPart{lit: lit.String(), group: -1})
-	}
-	return parts
-}
-
-func expandParts(parts []formatPart, text string, m []int) string {
-	if len(parts) == 1 && parts[0].group < 0 {
-		return parts[0].lit
-	}
-	var b strings.Builder
-	for _, p := range parts {
-		if p.group < 0 {
-			b.WriteString(p.lit)
-			continue
-		}
-		if 2*p.group+1 < len(m) && m[2*p.group] >= 0 {
-			b.WriteString(text[m[2*p.group]:m[2*p.group+1]])
-		}
-	}
-	return b.String()
-}
-
-// splitQuotedFields splits on whitespace, keeping double-quoted runs together.
-func splitQuotedFields(s string) []string {
-	var out []string
-	var cur strings.Builder
-	inQ := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			inQ = !inQ
-			cur.WriteByte(c)
-		case isSpace(c) && !inQ:
-			if cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out
 }
 
 func unquote(s string) string {
@@ -382,8 +278,8 @@ func (x *extractor) put(fs *fieldSet, name, value string, dynamicName bool) {
 func (x *extractor) store(text string, m []int, fs *fieldSet) {
 	if x.format != nil {
 		for _, p := range x.format {
-			dyn := len(p.name) > 1 || p.name[0].group >= 0
-			x.put(fs, expandParts(p.name, text, m), expandParts(p.value, text, m), dyn)
+			dyn := len(p.Name) > 1 || p.Name[0].Group >= 0
+			x.put(fs, p.Name.Expand(text, m), p.Value.Expand(text, m), dyn)
 		}
 		return
 	}
