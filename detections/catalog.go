@@ -359,15 +359,13 @@ func applyOverrides(d *Detection, kv map[string]string) []keyErr {
 	return errs
 }
 
-// parseConfBool accepts Splunk's boolean spellings.
+// parseConfBool is conf.ParseBool, except that an empty value means false (the default of
+// every boolean savedsearches.conf key read here).
 func parseConfBool(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "1", "true", "t", "yes", "y", "on":
-		return true, nil
-	case "0", "false", "f", "no", "n", "off", "":
+	if v == "" {
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean", v)
+	return conf.ParseBool(v)
 }
 
 // parseSuppressPeriod reads "[number][time-unit]" (s, m, h, d; bare number = seconds).

@@ -336,7 +336,7 @@ func (c *compiler) item(where, key, value string) (*item, error) {
 		}
 		return &item{key: key, kv: m}, nil
 	case key == "AUTO_KV_JSON":
-		b, err := parseBool(value)
+		b, err := conf.ParseBool(value)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}

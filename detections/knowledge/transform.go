@@ -151,21 +151,11 @@ func boolKey(st map[string]conf.KV, key string, def bool) (bool, error) {
 	if !ok || strings.TrimSpace(kv.Value) == "" {
 		return def, nil
 	}
-	b, err := parseBool(kv.Value)
+	b, err := conf.ParseBool(kv.Value)
 	if err != nil {
-		return def, fmt.Errorf("%s = %q: %w", key, kv.Value, err)
+		return def, fmt.Errorf("%s: %w", key, err)
 	}
 	return b, nil
-}
-
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "t", "true", "y", "yes", "on":
-		return true, nil
-	case "0", "f", "false", "n", "no", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("not a boolean")
 }
 
 func unquote(s string) string {

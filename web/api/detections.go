@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hecrisk/hecrisk/store/conf"
 	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
@@ -45,7 +46,7 @@ func (s *server) dispatch(c *fiber.Ctx) error {
 	}
 	dry := false
 	if v := formOrQuery(c, "dry_run"); v != "" {
-		b, err := parseBool(v)
+		b, err := conf.ParseBool(v)
 		if err != nil {
 			return apiError(c, fiber.StatusBadRequest, "bad_request", "dry_run: "+err.Error())
 		}
@@ -115,15 +116,4 @@ func formOrQuery(c *fiber.Ctx, name string) string {
 		return v
 	}
 	return c.Query(name)
-}
-
-// parseBool accepts Splunk's boolean spellings.
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "1", "t", "true", "y", "yes", "on":
-		return true, nil
-	case "0", "f", "false", "n", "no", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("%q is not a boolean", v)
 }
