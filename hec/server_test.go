@@ -98,6 +98,11 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	reg := prometheus.NewRegistry()
 	srv, err := New(Options{
@@ -106,30 +111,10 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 		Now:    func() time.Time { return now },
 	})
 	if err != nil {
-		st.Close()
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-done
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	return &testEnv{client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, srv: srv, store: st, url: "http://" + ln.Addr().String(), reg: reg, now: now}
+	url := fixtures.Serve(t, srv.Serve, srv.Shutdown)
+	return &testEnv{client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, srv: srv, store: st, url: url, reg: reg, now: now}
 }
 
 type req struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,33 +64,17 @@ func startRealHEC(t *testing.T, now time.Time, tz *time.Location) (string, *stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := hec.New(hec.Options{Inputs: inConf, Limits: limConf, Store: st, Meta: st, Pipeline: pl,
-		Registerer: prometheus.NewRegistry(), Logger: logger, Now: func() time.Time { return now }})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-done
 		if err := st.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String(), st
+	srv, err := hec.New(hec.Options{Inputs: inConf, Limits: limConf, Store: st, Meta: st, Pipeline: pl,
+		Registerer: prometheus.NewRegistry(), Logger: logger, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixtures.Serve(t, srv.Serve, srv.Shutdown), st
 }
 
 // TestReplayIntoHecrisk replays the ESCU Ollama dataset into hecrisk's HEC, rebased, over

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -71,13 +70,8 @@ func newEnv(t *testing.T, d deps) *env {
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	api.Register(app, deps)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.Listener(ln)
-	t.Cleanup(func() { app.Shutdown() })
-	return &env{base: "http://" + ln.Addr().String(), st: st, cat: cat, sched: sched}
+	base := fixtures.Serve(t, app.Listener, app.ShutdownWithContext)
+	return &env{base: base, st: st, cat: cat, sched: sched}
 }
 
 type resp struct {

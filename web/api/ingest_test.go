@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 
@@ -48,23 +47,17 @@ func TestIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := hec.New(hec.Options{Inputs: in, Limits: lim, Store: st, Meta: st, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hecURL := serveIngest(t, func(ln net.Listener) error { return srv.Serve(ln) })
+	hecURL := fixtures.Serve(t, srv.Serve, srv.Shutdown)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	api.Register(app, api.Deps{Store: st, Ingest: srv, APIToken: ingestAPIToken, Now: func() time.Time { return now }})
-	apiURL := serveIngest(t, app.Listener)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = app.ShutdownWithContext(ctx)
-		_ = srv.Shutdown(ctx)
-		_ = st.Close()
-	})
+	apiURL := fixtures.Serve(t, app.Listener, app.ShutdownWithContext)
 
 	post := func(token, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, hecURL+"/services/collector/event", strings.NewReader(body))
@@ -146,8 +139,7 @@ func TestIngest(t *testing.T) {
 func TestIngestNotAvailable(t *testing.T) {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	api.Register(app, api.Deps{APIToken: ingestAPIToken})
-	u := serveIngest(t, app.Listener)
-	t.Cleanup(func() { _ = app.Shutdown() })
+	u := fixtures.Serve(t, app.Listener, app.ShutdownWithContext)
 	req, _ := http.NewRequest(http.MethodGet, u+"/api/v1/ingest", nil)
 	req.Header.Set("Authorization", "Bearer "+ingestAPIToken)
 	res, err := http.DefaultClient.Do(req)
@@ -158,14 +150,4 @@ func TestIngestNotAvailable(t *testing.T) {
 	if res.StatusCode != 501 {
 		t.Fatalf("HTTP %d, want 501", res.StatusCode)
 	}
-}
-
-func serveIngest(t *testing.T, fn func(net.Listener) error) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = fn(ln) }()
-	return "http://" + ln.Addr().String()
 }

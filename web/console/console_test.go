@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/web/api"
 	"github.com/hecrisk/hecrisk/web/console"
 )
@@ -61,6 +61,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	clock := func() time.Time { return now }
 	api.Register(app, api.Deps{Store: st, Searcher: splSearcher{st}, APIToken: token, Now: clock})
@@ -68,18 +73,7 @@ func newEnv(t *testing.T) *env {
 		Docs: testDocs, Now: clock}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() {
-		_ = app.Shutdown()
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	return &env{st: st, url: "http://" + ln.Addr().String()}
+	return &env{st: st, url: fixtures.Serve(t, app.Listener, app.ShutdownWithContext)}
 }
 
 type response struct {
