@@ -5,47 +5,19 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
-
-// syncBuffer collects a running server's log safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 type server struct {
 	hec, api string
-	log      *syncBuffer
+	log      *fixtures.SyncBuffer
 	cancel   context.CancelFunc
 	done     chan int
 }
@@ -53,7 +25,7 @@ type server struct {
 // startServe runs `hecrisk serve` in-process on free loopback ports and waits for HEC health.
 func startServe(t *testing.T, dataDir, confDir string) *server {
 	t.Helper()
-	s := &server{hec: freeAddr(t), api: freeAddr(t), log: &syncBuffer{}, done: make(chan int, 1)}
+	s := &server{hec: fixtures.FreeAddr(t), api: fixtures.FreeAddr(t), log: &fixtures.SyncBuffer{}, done: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	args := []string{"serve", "--data", dataDir, "--hec-addr", s.hec, "--api-addr", s.api, "--tz", "UTC", "--no-scheduler"}

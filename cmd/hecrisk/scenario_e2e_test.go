@@ -88,14 +88,14 @@ func hecriskBinary(t *testing.T) string {
 // child is one `hecrisk serve` process.
 type child struct {
 	cmd      *exec.Cmd
-	log      *syncBuffer
+	log      *fixtures.SyncBuffer
 	hec, api string
 	exited   chan struct{}
 }
 
 func startChild(t *testing.T, bin, data, conf string) *child {
 	t.Helper()
-	c := &child{hec: freeAddr(t), api: freeAddr(t), log: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{hec: fixtures.FreeAddr(t), api: fixtures.FreeAddr(t), log: &fixtures.SyncBuffer{}, exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, "serve", "--data", data, "--conf-dir", conf, "--hec-addr", c.hec,
 		"--api-addr", c.api, "--tz", "UTC", "--no-scheduler")
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log

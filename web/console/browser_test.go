@@ -1,20 +1,17 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,35 +93,7 @@ func requireBrowser(t *testing.T) {
 type server struct {
 	hec, api string
 	cmd      *exec.Cmd
-	logs     *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	logs     *fixtures.SyncBuffer
 }
 
 // startServer runs `hecrisk serve` on a fresh data dir; prepare, when set, writes into the data
@@ -148,7 +117,7 @@ func startServer(t *testing.T, prepare func(dataDir string)) *server {
 	if prepare != nil {
 		prepare(filepath.Join(dir, "data"))
 	}
-	s := &server{hec: freeAddr(t), api: freeAddr(t), logs: &syncBuffer{}}
+	s := &server{hec: fixtures.FreeAddr(t), api: fixtures.FreeAddr(t), logs: &fixtures.SyncBuffer{}}
 	// No scheduler: the test dispatches detections itself, so what runs is deterministic.
 	s.cmd = exec.Command(hecriskBin, "serve", "--data", filepath.Join(dir, "data"), "--conf-dir", confDir,
 		"--hec-addr", s.hec, "--api-addr", s.api, "--tz", testZone, "--no-scheduler", "--log-level", "warn")
