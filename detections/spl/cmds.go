@@ -5,7 +5,6 @@ import (
 	"math"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,21 +72,12 @@ type rexGroup struct {
 	name string
 }
 
-type sedExpr struct {
-	re     *regexp.Regexp
-	repl   string
-	global bool
-	nth    int
-	// y/// transliteration
-	from, to []rune
-}
-
 type rexCmd struct {
 	field    string
 	maxMatch int
 	re       *regexp.Regexp
 	groups   []rexGroup
-	sed      *sedExpr
+	sed      *conf.Sed
 }
 
 func (*rexCmd) name() string { return "rex" }
@@ -100,7 +90,7 @@ func (x *rexCmd) start(c *execCtx, next proc) proc {
 		if x.sed != nil {
 			out := make([]string, 0, v.Len())
 			for _, s := range v.Values() {
-				out = append(out, x.sed.apply(s))
+				out = append(out, x.sed.Apply(s))
 			}
 			r.Set(x.field, Multi(out))
 			return true
@@ -140,82 +130,6 @@ func (x *rexCmd) start(c *execCtx, next proc) proc {
 		}
 		return true
 	}, next: next}
-}
-
-// parseSed reads "s/regex/replacement/flags" or "y/abc/xyz/".
-func parseSed(s string) (*sedExpr, error) {
-	if len(s) < 2 || (s[0] != 's' && s[0] != 'y') {
-		return nil, fmt.Errorf("sed expression must start with s/ or y/")
-	}
-	d := s[1]
-	var parts []string
-	var b strings.Builder
-	for i := 2; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) && s[i+1] == d {
-			b.WriteByte(d)
-			i++
-			continue
-		}
-		if s[i] == d {
-			parts = append(parts, b.String())
-			b.Reset()
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	parts = append(parts, b.String())
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("sed expression %q needs three %c-separated parts", s, d)
-	}
-	if s[0] == 'y' {
-		from, to := []rune(parts[0]), []rune(parts[1])
-		if len(from) != len(to) {
-			return nil, fmt.Errorf("y/// needs equal-length character lists")
-		}
-		return &sedExpr{from: from, to: to}, nil
-	}
-	re, err := conf.CompileRegex(parts[0])
-	if err != nil {
-		return nil, err
-	}
-	se := &sedExpr{re: re, repl: sedReplacement(parts[1]), nth: 1}
-	flags := parts[2]
-	switch {
-	case flags == "g":
-		se.global = true
-	case flags == "":
-	default:
-		n, err := strconv.Atoi(flags)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("sed flags %q: use g or a match number", flags)
-		}
-		se.nth = n
-	}
-	return se, nil
-}
-
-func (se *sedExpr) apply(s string) string {
-	if se.re == nil {
-		return strings.Map(func(r rune) rune {
-			for i, f := range se.from {
-				if f == r {
-					return se.to[i]
-				}
-			}
-			return r
-		}, s)
-	}
-	if se.global {
-		return se.re.ReplaceAllString(s, se.repl)
-	}
-	ms := se.re.FindAllStringSubmatchIndex(s, se.nth)
-	if len(ms) < se.nth {
-		return s
-	}
-	m := ms[se.nth-1]
-	var dst []byte
-	dst = se.re.ExpandString(dst, se.repl, s, m)
-	return s[:m[0]] + string(dst) + s[m[1]:]
 }
 
 // ---- bin ----

@@ -416,7 +416,7 @@ func parseRex(ts *tokStream, head token) (command, error) {
 		if !strings.EqualFold(m.s, "sed") {
 			return nil, errAt(m, "rex mode must be sed")
 		}
-		sed, err := parseSed(t.s)
+		sed, err := conf.ParseSed(t.s)
 		if err != nil {
 			return nil, errAt(t, "%v", err)
 		}

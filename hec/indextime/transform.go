@@ -248,3 +248,7 @@ func cleanKey(s string) string {
 	}
 	return strings.TrimLeft(string(b), "_0123456789")
 }
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
