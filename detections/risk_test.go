@@ -3,13 +3,13 @@ package detections
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -56,22 +56,7 @@ func formatRisk(evs []riskEvent) string {
 
 func checkGolden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run go test -update to create): %v", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from output (go test -update rewrites it):\n--- got\n%s", path, got)
-	}
+	fixtures.Golden(t, path, []byte(got), *update)
 }
 
 func TestBuildRiskEvents(t *testing.T) {

@@ -245,25 +245,6 @@ func scanAll(t *testing.T, st *store.Store) []store.Event {
 	return out
 }
 
-// goldenCompare compares got with testdata/name, rewriting it under -update.
-func goldenCompare(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Fatalf("%s differs (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 // TestConformance drives every endpoint with every auth form through the HEC status codes and
 // pins exact HTTP status and body. Codes that need server state (8, 9, 18–20, 23) have their
 // own tests below; the code table itself is pinned by TestCodeTable.
@@ -355,7 +336,7 @@ func TestConformance(t *testing.T) {
 		}
 		fmt.Fprintf(&golden, "%s\n  %d %s\n", rw.name, got.status, got.body)
 	}
-	goldenCompare(t, "conformance.golden", golden.String())
+	fixtures.Golden(t, filepath.Join("testdata", "conformance.golden"), []byte(golden.String()), *update)
 }
 
 // TestCodeTable pins HTTP status, text and wire body for every HEC code 0–23.
@@ -371,7 +352,7 @@ func TestCodeTable(t *testing.T) {
 	n := 3
 	fmt.Fprintf(&sb, "%s\n", NewError(CodeServerBusy).atEvent(n).Body())
 	fmt.Fprintf(&sb, "%s\n", appendBody(nil, "Success", 0, ptr(uint64(7)), nil))
-	goldenCompare(t, "codes.golden", sb.String())
+	fixtures.Golden(t, filepath.Join("testdata", "codes.golden"), []byte(sb.String()), *update)
 }
 
 func ptr[T any](v T) *T { return &v }

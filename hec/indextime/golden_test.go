@@ -47,29 +47,6 @@ func goldenLines(events []store.Event) []byte {
 	return b.Bytes()
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		gl, wl := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
-		for i := 0; i < len(gl) && i < len(wl); i++ {
-			if !bytes.Equal(gl[i], wl[i]) {
-				t.Fatalf("%s differs at line %d:\n got %s\nwant %s", path, i+1, gl[i], wl[i])
-			}
-		}
-		t.Fatalf("%s differs in length: got %d lines, want %d", path, len(gl), len(wl))
-	}
-}
-
 func TestGoldenESCUSamples(t *testing.T) {
 	shared := fixtures.Shared(t)
 	p := taPipeline(t, shared, time.UTC)
@@ -121,7 +98,7 @@ func TestGoldenESCUSamples(t *testing.T) {
 			if got := time.Unix(0, events[len(events)-1].Time).UTC().Format(time.RFC3339Nano); got != tt.last {
 				t.Errorf("last time = %s, want %s", got, tt.last)
 			}
-			checkGolden(t, tt.file+".golden", goldenLines(events))
+			fixtures.Golden(t, filepath.Join("testdata", tt.file+".golden"), goldenLines(events), *update)
 		})
 	}
 }

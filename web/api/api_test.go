@@ -555,7 +555,7 @@ func TestExport(t *testing.T) {
 			if tt.ctype != "" && !strings.HasPrefix(r.header.Get("Content-Type"), tt.ctype) {
 				t.Fatalf("content type %q, want %s", r.header.Get("Content-Type"), tt.ctype)
 			}
-			golden(t, tt.golden, r.body)
+			fixtures.Golden(t, filepath.Join("testdata", tt.golden), r.body, *update)
 		})
 	}
 	// Every JSON line is valid JSON with multivalue fields as arrays.
@@ -582,26 +582,5 @@ func TestExport(t *testing.T) {
 				t.Fatalf("multivalue not an array: %v", v.Result["uri_path"])
 			}
 		}
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs\n got: %s\nwant: %s", name, got, want)
 	}
 }
