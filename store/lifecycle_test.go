@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -57,22 +59,7 @@ func TestLayoutGolden(t *testing.T) {
 	for _, row := range rows {
 		fmt.Fprintf(&sb, "%s\n%s\n", row.name, hex.EncodeToString(row.b))
 	}
-	path := filepath.Join("testdata", "layout.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if sb.String() != string(want) {
-		t.Fatalf("layout changed; diff against %s:\n%s", path, sb.String())
-	}
+	fixtures.Golden(t, filepath.Join("testdata", "layout.golden"), []byte(sb.String()), *update)
 	// The codecs must read back what they wrote.
 	var ev2 Event
 	if err := decodeEvent(encodeEvent(nil, &ev), &ev2); err != nil || ev2.Raw != ev.Raw || len(ev2.Fields) != 2 {

@@ -899,25 +899,7 @@ func checkGolden(t *testing.T, slot time.Time, byObject map[string][]map[string]
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "scenario", "risk_events.golden.json")
-	if *updateScenario {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		gotPath := filepath.Join(t.TempDir(), "risk_events.got.json")
-		os.WriteFile(gotPath, got, 0o644)
-		t.Errorf("risk events differ from %s (diff it against %s; -update rewrites)", path, gotPath)
-	}
+	fixtures.Golden(t, filepath.Join("testdata", "scenario", "risk_events.golden.json"), got, *updateScenario)
 }
 
 // checkExport reads the object's risk events through SPL, as ES's drilldown does, and compares

@@ -322,19 +322,7 @@ func TestESCUDetectionsOnAttackData(t *testing.T) {
 		golden.WriteString(renderResult(names[i], shared[i]))
 		golden.WriteString("\n")
 	}
-	path := filepath.Join("testdata", "escu_attack_data.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(golden.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if golden.String() != string(want) {
-		t.Errorf("detection results differ from %s (run with -update after checking):\n%s", path, golden.String())
-	}
+	fixtures.Golden(t, filepath.Join("testdata", "escu_attack_data.golden"), []byte(golden.String()), *update)
 }
 
 func TestRunSharedMixed(t *testing.T) {

@@ -246,19 +246,7 @@ func TestReplayRebaseGolden(t *testing.T) {
 	for _, r := range f.recorded() {
 		b.WriteString(r.Body)
 	}
-	golden := filepath.Join("testdata", "app_rebased.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if b.String() != string(want) {
-		t.Fatalf("sent body differs from %s; run with -update after checking the change", golden)
-	}
+	fixtures.Golden(t, filepath.Join("testdata", "app_rebased.golden"), []byte(b.String()), *update)
 }
 
 func TestRebaseLine(t *testing.T) {

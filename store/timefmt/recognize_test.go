@@ -191,25 +191,7 @@ func TestRecognizeSamples(t *testing.T) {
 		served++
 	}
 	fmt.Fprintf(&b, "escu-attack-data/server.log: %d slog/GIN lines recognized, %d other lines without a timestamp\n", served, without)
-	golden := filepath.Join("testdata", "recognize_samples.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if b.String() != string(want) {
-		gotLines, wantLines := strings.Split(b.String(), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gotLines) && i < len(wantLines); i++ {
-			if gotLines[i] != wantLines[i] {
-				t.Fatalf("golden mismatch at line %d:\n got: %s\nwant: %s", i+1, gotLines[i], wantLines[i])
-			}
-		}
-		t.Fatalf("golden mismatch: got %d lines, want %d", len(gotLines), len(wantLines))
-	}
+	fixtures.Golden(t, filepath.Join("testdata", "recognize_samples.golden"), []byte(b.String()), *update)
 }
 
 func FuzzRecognize(f *testing.F) {
