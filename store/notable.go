@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -85,25 +84,15 @@ func (s *Store) QueryNotables(ctx context.Context, earliest, latest int64, limit
 	if err != nil {
 		return nil, "", err
 	}
-	var out []Notable
-	var next string
-	var last []byte
-	err = s.db.View(func(txn *badger.Txn) error {
-		return scanDesc(ctx, txn, [][]byte{{prefixNotable}}, false, earliest, latest, cur, func(suffix []byte, item *badger.Item) error {
-			if limit > 0 && len(out) == limit {
-				next = encodeCursor(last)
-				return errPageFull
-			}
+	out, next, err := pageDesc(ctx, s, [][]byte{{prefixNotable}}, false, earliest, latest, cur, limit,
+		func(_ *badger.Txn, suffix []byte, item *badger.Item) (Notable, bool, error) {
 			var n Notable
 			if err := item.Value(func(v []byte) error { return decodeNotable(v, &n) }); err != nil {
-				return fmt.Errorf("read notable %x: %w", suffix, err)
+				return n, false, fmt.Errorf("read notable %x: %w", suffix, err)
 			}
-			out = append(out, n)
-			last = append(last[:0], suffix...)
-			return nil
+			return n, true, nil
 		})
-	})
-	if err != nil && !errors.Is(err, errPageFull) {
+	if err != nil {
 		return nil, "", fmt.Errorf("query notables: %w", err)
 	}
 	return out, next, nil

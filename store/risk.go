@@ -170,39 +170,57 @@ func (s *Store) QueryRisk(ctx context.Context, q RiskQuery) ([]RiskEvent, string
 		prefixes = [][]byte{{prefixRisk}}
 		primary = true
 	}
-	var out []RiskEvent
-	var next string
-	var last []byte
-	err = s.db.View(func(txn *badger.Txn) error {
-		return scanDesc(ctx, txn, prefixes, !primary, q.Earliest, q.Latest, cur, func(suffix []byte, item *badger.Item) error {
+	out, next, err := pageDesc(ctx, s, prefixes, !primary, q.Earliest, q.Latest, cur, q.Limit,
+		func(txn *badger.Txn, suffix []byte, item *badger.Item) (RiskEvent, bool, error) {
+			var r RiskEvent
 			if !primary {
 				var err error
 				item, err = txn.Get(append([]byte{prefixRisk}, suffix...))
 				if errors.Is(err, badger.ErrKeyNotFound) {
-					return nil // expired between index and primary
+					return r, false, nil // expired between index and primary
 				}
 				if err != nil {
-					return err
+					return r, false, err
 				}
 			}
-			var r RiskEvent
 			if err := item.Value(func(v []byte) error { return decodeRisk(v, &r) }); err != nil {
-				return fmt.Errorf("read risk %x: %w", suffix, err)
+				return r, false, fmt.Errorf("read risk %x: %w", suffix, err)
 			}
-			if !in(q.Objects, r.NormalizedRiskObject) || !in(q.ObjectTypes, r.RiskObjectType) || !in(q.SearchNames, r.SearchName) {
-				return nil
+			ok := in(q.Objects, r.NormalizedRiskObject) && in(q.ObjectTypes, r.RiskObjectType) && in(q.SearchNames, r.SearchName)
+			return r, ok, nil
+		})
+	if err != nil {
+		return nil, "", fmt.Errorf("query risk: %w", err)
+	}
+	return out, next, nil
+}
+
+// pageDesc reads one page of entries under prefixes newest first (see scanDesc), for the risk
+// and notable queries. read decodes an entry; ok false leaves it out without counting it. The
+// cursor cur (a decoded suffix) continues a previous page; the returned cursor continues this
+// page ("" at the end).
+func pageDesc[T any](ctx context.Context, s *Store, prefixes [][]byte, keysOnly bool, earliest, latest int64, cur []byte, limit int,
+	read func(txn *badger.Txn, suffix []byte, item *badger.Item) (T, bool, error)) ([]T, string, error) {
+	var out []T
+	var next string
+	var last []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scanDesc(ctx, txn, prefixes, keysOnly, earliest, latest, cur, func(suffix []byte, item *badger.Item) error {
+			v, ok, err := read(txn, suffix, item)
+			if err != nil || !ok {
+				return err
 			}
-			if q.Limit > 0 && len(out) == q.Limit {
+			if limit > 0 && len(out) == limit {
 				next = encodeCursor(last)
 				return errPageFull
 			}
-			out = append(out, r)
+			out = append(out, v)
 			last = append(last[:0], suffix...)
 			return nil
 		})
 	})
 	if err != nil && !errors.Is(err, errPageFull) {
-		return nil, "", fmt.Errorf("query risk: %w", err)
+		return nil, "", err
 	}
 	return out, next, nil
 }
