@@ -347,3 +347,41 @@ func (s *Server) Call(method, path string, query url.Values, out any) error {
 	}
 	return nil
 }
+
+// Metrics returns the unlabelled samples of the server's Prometheus /metrics whose names are
+// given (e.g. go_memstats_heap_inuse_bytes, go_goroutines).
+func (s *Server) Metrics(names ...string) (map[string]float64, error) {
+	req, err := http.NewRequest(http.MethodGet, s.API+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+APIToken)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		for _, n := range names {
+			if f[0] == n {
+				v, err := strconv.ParseFloat(f[1], 64)
+				if err == nil {
+					out[n] = v
+				}
+			}
+		}
+	}
+	return out, nil
+}
