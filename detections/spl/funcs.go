@@ -186,16 +186,9 @@ func builtin(name string, a []evalFn) evalFn {
 			if v.IsNull() {
 				return Value{}
 			}
-			re := fixed
-			if re == nil {
-				p := arg(1, c, r)
-				if p.IsNull() {
-					return Value{}
-				}
-				var err error
-				if re, err = c.regex(p.String()); err != nil {
-					return Value{}
-				}
+			re, ok := patternArg(c, r, fixed, a[1])
+			if !ok {
+				return Value{}
 			}
 			for _, s := range v.Values() {
 				if re.MatchString(s) {
@@ -213,16 +206,9 @@ func builtin(name string, a []evalFn) evalFn {
 			if v.IsNull() || rep.IsNull() {
 				return Value{}
 			}
-			re := fixed
-			if re == nil {
-				p := arg(1, c, r)
-				if p.IsNull() {
-					return Value{}
-				}
-				var err error
-				if re, err = c.regex(p.String()); err != nil {
-					return Value{}
-				}
+			re, ok := patternArg(c, r, fixed, a[1])
+			if !ok {
+				return Value{}
 			}
 			repl := sedReplacement(rep.String())
 			out := make([]string, 0, v.Len())
@@ -612,6 +598,21 @@ func builtin(name string, a []evalFn) evalFn {
 		return inFn(a[0], a[1:])
 	}
 	panic("spl: builtin without implementation: " + name)
+}
+
+// patternArg is the regex of match() and replace(): fixed when the pattern is a literal
+// (compiled once by constRegex), otherwise the row's pattern compiled through the run's cache.
+// ok is false for a null or invalid pattern.
+func patternArg(c *execCtx, r *Row, fixed *regexp.Regexp, pattern evalFn) (*regexp.Regexp, bool) {
+	if fixed != nil {
+		return fixed, true
+	}
+	p := pattern(c, r)
+	if p.IsNull() {
+		return nil, false
+	}
+	re, err := c.regex(p.String())
+	return re, err == nil
 }
 
 // constRegex precompiles a literal pattern argument; nil when the pattern is
