@@ -166,6 +166,12 @@ func (e *testEnv) do(t *testing.T, r req) resp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return readResp(t, res)
+}
+
+// readResp reads and closes the body of res.
+func readResp(t *testing.T, res *http.Response) resp {
+	t.Helper()
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
@@ -195,12 +201,7 @@ func (e *testEnv) doHeadersOnly(t *testing.T, r req) resp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp{status: res.StatusCode, body: string(b), ctype: res.Header.Get("Content-Type")}
+	return readResp(t, res)
 }
 
 func gzipBytes(t testing.TB, b []byte) []byte {
