@@ -97,6 +97,8 @@ type plan struct {
 	autoJSON bool
 	aliases  []alias
 	evals    []namedEval
+	// keep, when set (narrowed plans), picks the extracted fields that go into the row.
+	keep func(string) bool
 }
 
 type namedEval struct {
@@ -541,7 +543,7 @@ func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan) {
 		x.apply(src(x.sourceKey), fs)
 	}
 	k.autoKV(p, ev.Raw, fs)
-	mergeFields(fs, row)
+	mergeFields(fs, row, p.keep)
 	applyAliases(p.aliases, row)
 	fs.evals = applyEvals(p.evals, row, fs.evals)
 }
@@ -589,9 +591,9 @@ func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet) {
 // value gets the extracted values appended, which is how Splunk shows a field that is both
 // indexed and extracted at search time (the duplicate values props.conf.spec warns about for
 // INDEXED_EXTRACTIONS with KV_MODE=json).
-func mergeFields(fs *fieldSet, row *spl.Row) {
+func mergeFields(fs *fieldSet, row *spl.Row, keep func(string) bool) {
 	for _, f := range fs.f {
-		if protected(f.name) {
+		if protected(f.name) || keep != nil && !keep(f.name) {
 			continue
 		}
 		old := row.Get(f.name)
