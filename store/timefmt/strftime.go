@@ -23,22 +23,9 @@ func AppendStrftime(b []byte, t time.Time, layout string) []byte {
 			continue
 		}
 		start := i
-		i++
-		width := 0
-		for i < len(layout) && isDigit(layout[i]) {
-			width = width*10 + int(layout[i]-'0')
-			i++
-		}
-		colons := 0
-		for i < len(layout) && layout[i] == ':' {
-			colons++
-			i++
-		}
-		ez := false
-		if i+1 < len(layout) && layout[i] == 'E' && layout[i+1] == 'z' {
-			ez = true
-			i++
-		}
+		var mod modifiers
+		mod, i = readModifiers(layout, i+1)
+		width, colons, ez := mod.width, mod.colons, mod.ez
 		if i >= len(layout) {
 			b = append(b, layout[start:]...)
 			break
@@ -215,4 +202,30 @@ func appendFraction(b []byte, nsec, width int) []byte {
 		nsec /= 10
 	}
 	return append(b, digits[:width]...)
+}
+
+// modifiers are what may stand between '%' and a conversion character: a width (%3N), colons
+// (%:z, %::z) and E (%Ez). strftime and strptime read them the same way.
+type modifiers struct {
+	width, colons int
+	ez            bool
+}
+
+// readModifiers reads the modifiers from layout[i], just after a '%', and returns them with the
+// index of the conversion character (len(layout) when the layout ends first).
+func readModifiers(layout string, i int) (modifiers, int) {
+	var m modifiers
+	for i < len(layout) && isDigit(layout[i]) {
+		m.width = m.width*10 + int(layout[i]-'0')
+		i++
+	}
+	for i < len(layout) && layout[i] == ':' {
+		m.colons++
+		i++
+	}
+	if i+1 < len(layout) && layout[i] == 'E' && layout[i+1] == 'z' {
+		m.ez = true
+		i++
+	}
+	return m, i
 }

@@ -85,22 +85,11 @@ func (p *parsed) run(layout, value string, pos int) (int, error) {
 		if i >= len(layout) {
 			return 0, fmt.Errorf("layout %q ends with a lone %%", layout)
 		}
-		// Optional width for the subsecond codes (%3N, %6Q) and the colon forms of %z.
-		width := 0
-		for i < len(layout) && isDigit(layout[i]) {
-			width = width*10 + int(layout[i]-'0')
-			i++
-		}
-		colons := 0
-		for i < len(layout) && layout[i] == ':' {
-			colons++
-			i++
-		}
-		minutesZone := false
-		if i < len(layout) && layout[i] == 'E' && i+1 < len(layout) && layout[i+1] == 'z' {
-			i++ // %Ez: Splunk's zone as signed minutes east of UTC, e.g. -240
-			minutesZone = true
-		}
+		// Optional width for the subsecond codes (%3N, %6Q), the colon forms of %z, and %Ez
+		// (Splunk's zone as signed minutes east of UTC, e.g. -240).
+		var mod modifiers
+		mod, i = readModifiers(layout, i)
+		width, colons, minutesZone := mod.width, mod.colons, mod.ez
 		if i >= len(layout) {
 			return 0, fmt.Errorf("layout %q ends inside a conversion", layout)
 		}
