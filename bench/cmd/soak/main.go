@@ -1,6 +1,6 @@
 // Command soak drives hecrisk above its capacity for minutes: many connections sending 100-event
 // batches with no pause. It checks that overload is answered with 503 code 9 (Server is busy)
-// rather than memory growth, that the server's RSS stays under --max-rss, and that afterwards
+// rather than memory growth, that the server's RSS stays under --max-rss-mib, and that afterwards
 // every event answered Success is in the store.
 //
 //	soak --hecrisk bin/hecrisk [--duration 3m] [--connections 3000] [--max-rss-mib 3072]
