@@ -2,6 +2,7 @@ package knowledge
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/store"
@@ -14,7 +15,9 @@ import (
 // in parallel), so one level of that closure is enough. The extraction regexes still run:
 // their fields feed each other through SOURCE_KEY.
 func (k *Knowledge) Narrow(need func(field string) bool) spl.Knowledge {
-	return &narrowed{k: k, need: need, plans: map[*plan]*plan{}}
+	n := &narrowed{k: k, plans: map[*plan]*plan{}}
+	n.need = n.cached(need)
+	return n
 }
 
 // narrowed is the view Narrow returns; it is safe for concurrent use.
@@ -24,6 +27,48 @@ type narrowed struct {
 
 	mu    sync.RWMutex
 	plans map[*plan]*plan // full plan -> plan without unneeded EVALs
+
+	// answers caches need per field name: the caller's test may scan query texts, and it is
+	// asked for every extracted field of every event. Copy-on-write keeps lookups lock-free.
+	answers atomic.Pointer[map[string]bool]
+	amu     sync.Mutex
+}
+
+// maxCachedAnswers bounds the need cache; key=value extraction can invent field names.
+const maxCachedAnswers = 4096
+
+func (n *narrowed) cached(need func(string) bool) func(string) bool {
+	return func(f string) bool {
+		m := n.answers.Load()
+		if m != nil {
+			if v, ok := (*m)[f]; ok {
+				return v
+			}
+		}
+		v := need(f)
+		n.amu.Lock()
+		defer n.amu.Unlock()
+		old := n.answers.Load()
+		if old != nil && len(*old) >= maxCachedAnswers {
+			return v
+		}
+		next := make(map[string]bool, 1+lenOf(old))
+		if old != nil {
+			for k, x := range *old {
+				next[k] = x
+			}
+		}
+		next[f] = v
+		n.answers.Store(&next)
+		return v
+	}
+}
+
+func lenOf(m *map[string]bool) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // Extract is Knowledge.Extract without the calculated fields nobody needs.

@@ -3,6 +3,7 @@ package knowledge
 import (
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
@@ -81,4 +82,37 @@ func TestNarrow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNarrowConcurrent shares one narrowed view between goroutines, as the scheduler shares
+// the knowledge; run with -race to check the plan and answer caches.
+func TestNarrowConcurrent(t *testing.T) {
+	path := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "server.log")
+	lines := readLines(t, path)
+	k := mustNew(t, Options{Builtin: true})
+	need := func(f string) bool { return f == "src" || f == "url" || f == "level" }
+	want := make([][]string, len(lines))
+	seq := k.Narrow(need)
+	for i, l := range lines {
+		row := &spl.Row{}
+		seq.Extract(lineEvent(path, l.raw), row)
+		want[i] = render(row)
+	}
+	n := k.Narrow(need)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := g; i < len(lines); i += 4 {
+				row := &spl.Row{}
+				n.Extract(lineEvent(path, lines[i].raw), row)
+				if got := render(row); !slices.Equal(got, want[i]) {
+					t.Errorf("line %d: concurrent %q, sequential %q", lines[i].no, got, want[i])
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
 }
