@@ -134,6 +134,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "store: %d events (counted in %v); %d answered Success, %d requests refused busy (503 code 9)\n",
 		stored, time.Since(t0).Round(time.Millisecond), res.Events, res.Busy)
+	// Memory once the load is over and the count has run: retained or transient?
+	time.Sleep(5 * time.Second)
+	if m, err := srv.Metrics("go_memstats_heap_inuse_bytes", "go_memstats_heap_sys_bytes", "go_goroutines"); err == nil {
+		cur, _, _ := proc.RSS(srv.PID())
+		fmt.Fprintf(out, "after the load: RSS %d MiB, Go heap in use %.0f MiB (sys %.0f MiB), %.0f goroutines\n", cur>>20,
+			m["go_memstats_heap_inuse_bytes"]/(1<<20), m["go_memstats_heap_sys_bytes"]/(1<<20), m["go_goroutines"])
+	}
 	if stored < res.Events || stored > res.Events+int64(*conns**perReq) {
 		failures = append(failures, fmt.Sprintf("store holds %d events, %d were answered Success", stored, res.Events))
 	}
