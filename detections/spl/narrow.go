@@ -52,17 +52,42 @@ func (q *Query) namesItsFields() bool {
 }
 
 // neededFields returns, when every query names its fields, a test for the fields any of
-// them may read. A name counts as read when it occurs anywhere in a query's text, which
-// over-approximates (src matches src_ip) but never misses a field referenced by name.
+// them may read: a name made of letters, digits and underscores must occur as a whole word
+// of some query's text (field lookups are exact and case-sensitive, so a search reading src
+// has the word src); any other name counts when it occurs anywhere in a query's text.
 func neededFields(qs []*Query) (func(string) bool, bool) {
 	srcs := make([]string, 0, len(qs))
+	words := map[string]bool{}
 	for _, q := range qs {
 		if !q.namesItsFields() {
 			return nil, false
 		}
 		srcs = append(srcs, q.src)
+		start := -1
+		for i := 0; i <= len(q.src); i++ {
+			if i < len(q.src) && isWordByte(q.src[i]) {
+				if start < 0 {
+					start = i
+				}
+				continue
+			}
+			if start >= 0 {
+				words[q.src[start:i]] = true
+				start = -1
+			}
+		}
 	}
 	return func(name string) bool {
+		plain := name != ""
+		for i := 0; i < len(name); i++ {
+			if !isWordByte(name[i]) {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return words[name]
+		}
 		for _, s := range srcs {
 			if strings.Contains(s, name) {
 				return true
@@ -70,4 +95,8 @@ func neededFields(qs []*Query) (func(string) bool, bool) {
 		}
 		return false
 	}, true
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

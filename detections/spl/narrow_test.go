@@ -70,13 +70,16 @@ func TestRunSharedNarrowing(t *testing.T) {
 		name    string
 		queries []string // nil = the eight ESCU searches
 		narrow  bool
+		// needed and unneeded are fields the need test must accept and reject.
+		needed, unneeded []string
 	}{
-		{"escu", nil, true},
-		{"no transforming command", []string{`sourcetype="ollama:server" | eval x=1`}, false},
-		{"wildcard stats", []string{`sourcetype="ollama:server" | stats values(*) as * by host`}, false},
-		{"table star", []string{`sourcetype="ollama:server" "GIN" | table *`}, false},
-		{"star in search and eval is fine", []string{`sourcetype="ollama:server" "*GIN*" | eval y=2*3 | stats count by src, y`}, true},
-		{"one open query spoils the scan", []string{`sourcetype="ollama:server" | stats count by host`, `sourcetype="ollama:server" | head 5`}, false},
+		{"escu", nil, true, []string{"src", "dest", "url", "status", "level", "msg", "code_source"}, []string{"app", "vendor_product", "src_port", "http_content_type"}},
+		{"no transforming command", []string{`sourcetype="ollama:server" | eval x=1`}, false, nil, nil},
+		{"wildcard stats", []string{`sourcetype="ollama:server" | stats values(*) as * by host`}, false, nil, nil},
+		{"table star", []string{`sourcetype="ollama:server" "GIN" | table *`}, false, nil, nil},
+		// Whole words: src_ip does not make src needed.
+		{"star in search and eval is fine", []string{`sourcetype="ollama:server" "*GIN*" | eval y=2*3, src_ip=http_method | eval z=uri_path . src_ip | stats count by src_ip, y, z`}, true, []string{"src_ip", "uri_path", "http_method"}, []string{"src", "src_i", "ip", "method"}},
+		{"one open query spoils the scan", []string{`sourcetype="ollama:server" | stats count by host`, `sourcetype="ollama:server" | head 5`}, false, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,8 +102,15 @@ func TestRunSharedNarrowing(t *testing.T) {
 			if (rec.need != nil) != tt.narrow {
 				t.Fatalf("narrowed = %v, want %v", rec.need != nil, tt.narrow)
 			}
-			if rec.need != nil && (rec.need("app") || !rec.need("src")) {
-				t.Errorf("need(app) = %v, need(src) = %v", rec.need("app"), rec.need("src"))
+			for _, f := range tt.needed {
+				if !rec.need(f) {
+					t.Errorf("need(%s) = false", f)
+				}
+			}
+			for _, f := range tt.unneeded {
+				if rec.need(f) {
+					t.Errorf("need(%s) = true", f)
+				}
 			}
 			rows := 0
 			for i := range qs {
