@@ -267,11 +267,13 @@ func (r *run) acceptsEvent(ev *store.Event, row *Row) bool {
 	return r.q.base == nil || r.q.base.match(row, r.c)
 }
 
-// eventRow builds the search-time row of a stored event.
-func eventRow(ev *store.Event, k Knowledge) Row {
-	// Room for what the built-in Ollama knowledge adds (about 40 fields), so that
-	// extraction does not regrow the slice several times per event.
-	r := Row{fields: make([]field, 0, 48+len(ev.Fields))}
+// defaultRowCap leaves room for what the built-in Ollama knowledge adds (about 40
+// fields), so that extraction does not regrow the slice several times per event.
+const defaultRowCap = 48
+
+// eventRow builds the search-time row of a stored event in a slice of capacity capHint.
+func eventRow(ev *store.Event, k Knowledge, capHint int) Row {
+	r := Row{fields: make([]field, 0, max(capHint, 6)+len(ev.Fields))}
 	r.fields = append(r.fields,
 		field{"_raw", Str(ev.Raw)},
 		field{"_time", Num(float64(ev.Time) / 1e9)},
@@ -407,7 +409,7 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 	if env.Events != nil {
 		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams}
 		err := scanNewestFirst(ctx, env.Events, sq, r.c.now.UnixNano(), defaultDesc, func(ev *store.Event) error {
-			row := eventRow(ev, env.Knowledge)
+			row := eventRow(ev, env.Knowledge, defaultRowCap)
 			if !r.acceptsEvent(ev, &row) {
 				return r.c.check()
 			}
@@ -539,8 +541,12 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 		}
 		sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams}
 		accepted := make([]*member, 0, len(ms))
+		rowCap := defaultRowCap
 		err := env.Events.Scan(ctx, sq, func(ev *store.Event) error {
-			row := eventRow(ev, know)
+			row := eventRow(ev, know, rowCap)
+			// Size the next row like this one plus room for a few rex/eval fields:
+			// narrowed knowledge makes rows much smaller than defaultRowCap.
+			rowCap = row.Len() + 8
 			live := 0
 			accepted = accepted[:0]
 			for _, m := range ms {
