@@ -51,6 +51,7 @@ func (s *server) riskEvents(t *testing.T, q url.Values) []riskEvent {
 // back by normalized_risk_object, and checks that neither a restart, a crash, nor dispatching the
 // same slot again loses or duplicates them.
 func TestESCUReplayDispatchRestart(t *testing.T) {
+	t.Parallel()
 	dataset := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "ollama_server_data.yml")
 	s := startServer(t, serverOptions{})
 	// The newest event lands 15 minutes before the slot, inside the detections' -70m@m..-10m@m.

@@ -198,6 +198,7 @@ func TestManyIdleConnections(t *testing.T) {
 // TestGzipBomb: a small gzip body that expands to 1 GiB is refused with 413 once it passes
 // max_content_length, and the server's peak memory stays bounded.
 func TestGzipBomb(t *testing.T) {
+	t.Parallel()
 	const limit = 16 << 20
 	s := startServer(t, serverOptions{Limits: fmt.Sprintf("[http_input]\nmax_content_length = %d\n", limit)})
 	// One gzip member of 64 MiB of newlines, repeated: a valid multi-member stream of 1 GiB.
@@ -248,6 +249,7 @@ func runServeOnce(t *testing.T, data string) (exitCode int, stderr string) {
 }
 
 func TestDataDirIsAFile(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
@@ -262,6 +264,7 @@ func TestDataDirIsAFile(t *testing.T) {
 // TestDataDirHeldByAnotherServer: a second hecrisk on a data dir in use exits with a clear error
 // and never writes; the first keeps serving.
 func TestDataDirHeldByAnotherServer(t *testing.T) {
+	t.Parallel()
 	first := startServer(t, serverOptions{})
 	code, out := runServeOnce(t, first.data)
 	if code == 0 || !strings.Contains(strings.ToLower(out), "lock") {
