@@ -665,7 +665,7 @@ func applyEvals(evs []namedEval, row *spl.Row, vals []spl.Value) []spl.Value {
 // number), host, source, sourcetype, index and the indexed fields.
 func SetIndexed(ev *store.Event, row *spl.Row) {
 	row.Set("_raw", spl.Str(ev.Raw))
-	row.Set("_time", spl.Num(float64(ev.Time)/1e9))
+	row.Set("_time", spl.Num(spl.EpochSeconds(ev.Time)))
 	row.Set("host", strOrNull(ev.Host))
 	row.Set("source", strOrNull(ev.Source))
 	row.Set("sourcetype", strOrNull(ev.Sourcetype))

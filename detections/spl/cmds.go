@@ -820,7 +820,7 @@ func (cv *convertCmd) start(c *execCtx, next proc) proc {
 					}
 				case "mktime":
 					if t, _, err := timefmt.Strptime(cv.timeformat, x, c.loc); err == nil {
-						x = FormatNum(float64(t.UnixNano()) / 1e9)
+						x = FormatNum(EpochSeconds(t.UnixNano()))
 					}
 				case "num", "auto":
 					if f, ok := ParseNum(x); ok {

@@ -168,3 +168,22 @@ func TestStrftimeSubsecondsSurviveFloatSeconds(t *testing.T) {
 		t.Errorf("strftime %%3N = %q, want 00.530", got)
 	}
 }
+
+func TestEpochSecondsPrintsLikeSplunk(t *testing.T) {
+	for _, c := range []struct {
+		ns   int64
+		want string
+	}{
+		{1767225600_002_000_000, "1767225600.002"},
+		{1767225600_530_000_000, "1767225600.53"},
+		{1767225600_000_000_000, "1767225600"},
+		{1759431300_123_456_000, "1759431300.123456"},
+	} {
+		if got := FormatNum(EpochSeconds(c.ns)); got != c.want {
+			t.Errorf("EpochSeconds(%d) prints %s, want %s", c.ns, got, c.want)
+		}
+		if back := EpochNanos(EpochSeconds(c.ns)); back != c.ns {
+			t.Errorf("EpochNanos(EpochSeconds(%d)) = %d", c.ns, back)
+		}
+	}
+}

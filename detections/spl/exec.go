@@ -276,7 +276,7 @@ func eventRow(ev *store.Event, k Knowledge, capHint int) Row {
 	r := Row{fields: make([]field, 0, max(capHint, 6)+len(ev.Fields))}
 	r.fields = append(r.fields,
 		field{"_raw", Str(ev.Raw)},
-		field{"_time", Num(float64(ev.Time) / 1e9)},
+		field{"_time", Num(EpochSeconds(ev.Time))},
 	)
 	// Empty metadata is a missing field, not an empty value.
 	for _, m := range [...]field{{"host", Str(ev.Host)}, {"source", Str(ev.Source)}, {"sourcetype", Str(ev.Sourcetype)}, {"index", Str(ev.Index)}} {
@@ -442,7 +442,7 @@ func (q *Query) runRows(ctx context.Context, env Env, rows []Row) (*Result, erro
 	for i := range rows {
 		row := rows[i].Clone()
 		if t, ok := row.Get("_time").Number(); ok {
-			ns := int64(t * 1e9)
+			ns := EpochNanos(t)
 			if ns < r.earliest || ns >= r.latest {
 				continue
 			}

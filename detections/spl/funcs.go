@@ -498,7 +498,7 @@ func builtin(name string, a []evalFn) evalFn {
 			if err != nil {
 				return Value{}
 			}
-			return Num(float64(t.UnixNano()) / 1e9)
+			return Num(EpochSeconds(t.UnixNano()))
 		}
 	case "relative_time":
 		return func(c *execCtx, r *Row) Value {
@@ -511,7 +511,7 @@ func builtin(name string, a []evalFn) evalFn {
 			if err != nil {
 				return Value{}
 			}
-			return Num(float64(t.UnixNano()) / 1e9)
+			return Num(EpochSeconds(t.UnixNano()))
 		}
 	case "round":
 		return func(c *execCtx, r *Row) Value {
@@ -627,6 +627,23 @@ func constRegex(fn evalFn) *regexp.Regexp {
 		return nil
 	}
 	return re
+}
+
+// EpochSeconds turns nanoseconds into _time's epoch seconds. float64(ns)/1e9 rounds twice and
+// makes .002 print as .0019999; whole seconds plus microseconds is the nearest float64 to the
+// microsecond value, which prints as Splunk shows it.
+func EpochSeconds(ns int64) float64 {
+	sec, rem := ns/1e9, ns%1e9
+	if rem < 0 {
+		sec, rem = sec-1, rem+1e9
+	}
+	return float64(sec) + float64((rem+500)/1000)/1e6
+}
+
+// EpochNanos is the inverse of EpochSeconds, rounded to the microsecond like epochTime.
+func EpochNanos(t float64) int64 {
+	sec := math.Floor(t)
+	return int64(sec)*1e9 + int64(math.Round((t-sec)*1e6))*1e3
 }
 
 // epochTime converts _time-style epoch seconds. A float64 near 1.8e9 holds only about a quarter of

@@ -39,7 +39,7 @@ func riskRow(ev *store.RiskEvent) *Row {
 	for _, f := range ev.Fields {
 		r.Set(f.Name, Multi(f.Values))
 	}
-	r.Set("_time", Num(float64(ev.Time)/1e9))
+	r.Set("_time", Num(EpochSeconds(ev.Time)))
 	r.Set("risk_object", Str(ev.RiskObject))
 	r.Set("risk_object_type", Str(ev.RiskObjectType))
 	nro := ev.NormalizedRiskObject

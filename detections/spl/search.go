@@ -138,7 +138,7 @@ func (s *sTime) match(r *Row, c *execCtx) bool {
 	if !ok {
 		return true
 	}
-	ns := int64(t * 1e9)
+	ns := EpochNanos(t)
 	if s.isLatest() {
 		return ns < b
 	}
