@@ -4,7 +4,7 @@ package detections_test
 // issue 4 (a full scheduled slot). They load a real Badger store once per benchmark process run
 // and only run with -bench:
 //
-//	go test -run '^$' -bench 'Detections1M' -benchtime 3x -timeout 20m ./detections
+//	go test -run '^$' -bench 'Detections1M' -benchtime 1x -timeout 20m ./detections
 //
 // Figures and the machine they were taken on are in docs/performance.md.
 
