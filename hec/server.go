@@ -46,7 +46,17 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// MaxInFlightBytes bounds the memory of requests being parsed and committed at once: each
+	// admitted request counts its decoded body times inFlightFactor. Past it, requests are
+	// refused with 503 code 9 before they are parsed, so overload costs a refusal instead of
+	// memory. Default 512 MiB.
+	MaxInFlightBytes int64
 }
+
+// inFlightFactor estimates the peak memory of a request relative to its decoded body: the
+// body, the parsed events (copied strings and fields) and their encoded form in the commit
+// queue.
+const inFlightFactor = 4
 
 // generatedTokenKey is the metadata key of the token made up when inputs.conf has none.
 const generatedTokenKey = "hec/generated-token"
@@ -75,6 +85,8 @@ type Server struct {
 	stats   *stats
 
 	shuttingDown atomic.Bool
+	inFlight     atomic.Int64
+	maxInFlight  int64
 	// lastBusy is when the store last refused events as busy (unix ns). The store queue is
 	// full only for instants; /health reports it for busyWindow after a refusal so that a
 	// load balancer polling health actually sees the back-pressure clients are getting.
@@ -114,6 +126,11 @@ func New(opts Options) (*Server, error) {
 		tokens:   make(map[string]*Token, len(st.Tokens)),
 		stats:    newStats(),
 		stop:     make(chan struct{}),
+
+		maxInFlight: opts.MaxInFlightBytes,
+	}
+	if s.maxInFlight <= 0 {
+		s.maxInFlight = 512 << 20
 	}
 	s.hostname, _ = os.Hostname()
 	if len(st.Tokens) == 0 {
@@ -459,6 +476,18 @@ func (s *Server) body(c *fiber.Ctx) ([]byte, *Error) {
 	return b, nil
 }
 
+// admit reserves in-flight memory for a decoded body of n bytes. It refuses only when other
+// requests hold memory, so one request as large as the whole budget is still served alone.
+func (s *Server) admit(n int) (release func(), ok bool) {
+	cost := int64(n) * inFlightFactor
+	if now := s.inFlight.Add(cost); now > s.maxInFlight && now != cost {
+		s.inFlight.Add(-cost)
+		s.lastBusy.Store(s.now().UnixNano())
+		return nil, false
+	}
+	return func() { s.inFlight.Add(-cost) }, true
+}
+
 // defaultHost is the host an event gets when neither the request nor the token names one.
 func (s *Server) defaultHost(c *fiber.Ctx, tok *Token) string {
 	if tok.Host != "" {
@@ -507,6 +536,11 @@ func (s *Server) handleEvent(c *fiber.Ctx, r request) error {
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
+	release, ok := s.admit(len(body))
+	if !ok {
+		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeServerBusy).atEvent(0))
+	}
+	defer release()
 	now := s.now()
 	batch, perr := ParseBatch(body, BatchOptions{
 		Defaults:     s.defaults(c, r.token),
@@ -567,6 +601,11 @@ func (s *Server) handleRaw(c *fiber.Ctx, r request) error {
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
+	release, ok := s.admit(len(body))
+	if !ok {
+		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeServerBusy))
+	}
+	defer release()
 	now := s.now()
 	var events []store.Event
 	if s.pipeline != nil {

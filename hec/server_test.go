@@ -83,6 +83,7 @@ type testEnv struct {
 type envOptions struct {
 	inputs, limits string
 	maxQueueBytes  int64
+	maxInFlight    int64
 	noTokens       bool
 	// pipeline, when set, is used for index-time processing.
 	pipeline *indextime.Pipeline
@@ -107,8 +108,9 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	reg := prometheus.NewRegistry()
 	srv, err := New(Options{
 		Inputs: inputs, Limits: limits, Store: st, Meta: st, Registerer: reg, Pipeline: o.pipeline,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:    func() time.Time { return now },
+		MaxInFlightBytes: o.maxInFlight,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:              func() time.Time { return now },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -520,8 +522,14 @@ func TestAckLimits(t *testing.T) {
 
 // TestBackPressure: with a tiny store queue, concurrent senders get 503 code 9, /health turns
 // to 18, and every event answered Success is in the store afterwards.
-func TestBackPressure(t *testing.T) {
-	env := newEnv(t, envOptions{maxQueueBytes: 4 << 10})
+// TestBackPressure fills the store's commit queue; TestBackPressureInFlight the budget of request
+// memory being parsed. Both must refuse with code 9 and lose nothing they accepted.
+func TestBackPressure(t *testing.T) { testBackPressure(t, envOptions{maxQueueBytes: 4 << 10}) }
+
+func TestBackPressureInFlight(t *testing.T) { testBackPressure(t, envOptions{maxInFlight: 4 << 10}) }
+
+func testBackPressure(t *testing.T, o envOptions) {
+	env := newEnv(t, o)
 	const senders, perSender = 8, 25
 	var mu sync.Mutex
 	accepted := map[string]bool{}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,6 +20,7 @@ import (
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
+	"github.com/hecrisk/hecrisk/store/conf"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 
@@ -31,8 +34,23 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	concurrent := fs.Int("max-concurrent-runs", 2, "scheduled runs (shared scans) in flight at once")
 	catchUp := fs.Int("catch-up-limit", 24, "missed slots per detection run after downtime; older ones are recorded as skipped")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests and runs")
+	inFlight := fs.String("max-inflight", "512MB", "memory budget of HEC requests being parsed and committed; past it HEC answers 503 code 9")
+	memLimit := fs.String("memory-limit", "2GB", "soft memory limit for the Go runtime (GOMEMLIMIT wins when set); 0 disables it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	maxInFlight, err := conf.ParseSize(*inFlight)
+	if err != nil {
+		return fmt.Errorf("%w: --max-inflight: %v", errUsage, err)
+	}
+	limit, err := conf.ParseSize(*memLimit)
+	if err != nil {
+		return fmt.Errorf("%w: --memory-limit: %v", errUsage, err)
+	}
+	// Under sustained overload the collector lags behind request garbage; a soft limit makes it
+	// keep up instead of letting the heap double.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && limit > 0 {
+		debug.SetMemoryLimit(limit)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -66,7 +84,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return fmt.Errorf("index-time props: %w", err)
 	}
 	hecSrv, err := hec.New(hec.Options{Inputs: inputs, Limits: limits, Store: sys.store, Pipeline: pipe,
-		Meta: sys.store, Registerer: reg, Logger: log})
+		Meta: sys.store, Registerer: reg, Logger: log, MaxInFlightBytes: maxInFlight})
 	if err != nil {
 		return err
 	}
