@@ -34,8 +34,12 @@ e2e:
 fuzz:
 	@./.ci/fuzz.sh $(FUZZTIME)
 
+# Go benchmarks (the 1M-event ones separately: they load their data once, ~2 minutes each), then the
+# HEC load generator against a fresh hecrisk.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2x -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench . -skip 'Detections1M|RiskQuery1M' -benchtime 2x -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench 'Detections1M' -benchtime 1x -timeout 20m ./detections
+	$(GO) test -run '^$$' -bench 'RiskQuery1M' -benchtime 5000x -timeout 20m ./store
 	cd bench && $(GO) run ./cmd/loadgen --hecrisk ../$(BIN) --events-per-request 100 --connections 16 --duration 10s
 
 # hecrisk against the OpenTelemetry Collector's splunkhecreceiver (v0.130.0, counting consumer):
