@@ -148,10 +148,10 @@ func TestLoadSettingsErrors(t *testing.T) {
 	}
 }
 
-// TestReadmeExamples loads the inputs.conf and limits.conf examples of the README part, so the
+// TestReadmeExamples loads the inputs.conf and limits.conf examples of the README, so the
 // documentation cannot drift into settings that do not parse.
 func TestReadmeExamples(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "docs", "readme-parts", "hec.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
