@@ -33,27 +33,7 @@ type collector struct {
 
 func startCollector(t *testing.T, glob, hecURL, token, host string) *collector {
 	t.Helper()
-	ctx := context.Background()
-	ef := splunkhecexporter.NewFactory()
-	ecfg := ef.CreateDefaultConfig()
-	err := confmap.NewFromStringMap(map[string]any{
-		"endpoint":   hecURL + "/services/collector",
-		"token":      token,
-		"sourcetype": "ollama:server",
-		// The file name becomes the Splunk source, as a Splunk monitor input would set it.
-		"otel_attrs_to_hec_metadata": map[string]any{"source": "log.file.name"},
-		"sending_queue":              map[string]any{"enabled": false},
-	}).Unmarshal(ecfg)
-	if err != nil {
-		t.Fatalf("exporter config: %v", err)
-	}
-	exp, err := ef.CreateLogs(ctx, exportertest.NewNopSettings(ef.Type()), ecfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rf := filelogreceiver.NewFactory()
-	rcfg := rf.CreateDefaultConfig()
-	err = confmap.NewFromStringMap(map[string]any{
+	return startComponents(t, map[string]any{
 		"include":       []any{glob},
 		"start_at":      "beginning",
 		"poll_interval": "50ms",
@@ -69,8 +49,33 @@ func startCollector(t *testing.T, glob, hecURL, token, host string) *collector {
 				"timestamp": map[string]any{"parse_from": "attributes.ts", "layout_type": "gotime", "layout": "2006-01-02T15:04:05.000Z07:00"}},
 			map[string]any{"type": "remove", "if": `attributes.ts != nil`, "field": "attributes.ts"},
 		},
-	}).Unmarshal(rcfg)
+	}, map[string]any{
+		"endpoint":   hecURL + "/services/collector",
+		"token":      token,
+		"sourcetype": "ollama:server",
+		// The file name becomes the Splunk source, as a Splunk monitor input would set it.
+		"otel_attrs_to_hec_metadata": map[string]any{"source": "log.file.name"},
+		"sending_queue":              map[string]any{"enabled": false},
+	})
+}
+
+// startComponents builds the filelog receiver and the Splunk HEC exporter from the given
+// component configs (the maps a collector YAML holds under their ids) and starts them.
+func startComponents(t *testing.T, receiverCfg, exporterCfg map[string]any) *collector {
+	t.Helper()
+	ctx := context.Background()
+	ef := splunkhecexporter.NewFactory()
+	ecfg := ef.CreateDefaultConfig()
+	if err := confmap.NewFromStringMap(exporterCfg).Unmarshal(ecfg); err != nil {
+		t.Fatalf("exporter config: %v", err)
+	}
+	exp, err := ef.CreateLogs(ctx, exportertest.NewNopSettings(ef.Type()), ecfg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	rf := filelogreceiver.NewFactory()
+	rcfg := rf.CreateDefaultConfig()
+	if err := confmap.NewFromStringMap(receiverCfg).Unmarshal(rcfg); err != nil {
 		t.Fatalf("filelog config: %v", err)
 	}
 	rcv, err := rf.CreateLogs(ctx, receivertest.NewNopSettings(rf.Type()), rcfg, exp)
