@@ -49,6 +49,11 @@ type Env struct {
 	Risk      RiskSource
 	Knowledge Knowledge
 	Limits    Limits
+	// ScanWorkers is how many goroutines RunShared uses to build rows and run the
+	// row-by-row head of each search (search, where, eval, rex, bin); 0 means
+	// GOMAXPROCS, 1 keeps the whole scan on the caller's goroutine. Results do not
+	// depend on it: blocking commands still see every row in scan order.
+	ScanWorkers int
 }
 
 // Result is a finished search.

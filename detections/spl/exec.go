@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"time"
 
@@ -98,6 +99,12 @@ type run struct {
 }
 
 func newRun(ctx context.Context, q *Query, env Env, sink proc) (*run, error) {
+	return newRunFrom(ctx, q, env, sink, 0)
+}
+
+// newRunFrom is newRun whose pipeline starts at command from: the commands
+// before it run elsewhere (the shared scan's workers) and push into head.
+func newRunFrom(ctx context.Context, q *Query, env Env, sink proc, from int) (*run, error) {
 	now := env.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -142,7 +149,7 @@ func newRun(ctx context.Context, q *Query, env Env, sink proc) (*run, error) {
 		}
 	}
 	next := sink
-	for i := len(q.cmds) - 1; i >= 0; i-- {
+	for i := len(q.cmds) - 1; i >= from; i-- {
 		next = q.cmds[i].start(c, next)
 	}
 	r.head = next
@@ -470,11 +477,9 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 	errs := make([]error, len(qs))
 	ctx, cancel := withLimits(ctx, env.Limits)
 	defer cancel()
-	type member struct {
-		i   int
-		r   *run
-		s   *sink
-		res *Result
+	workers := env.ScanWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
 	var ms []*member
 	earliest, latest := int64(math.MaxInt64), int64(0)
@@ -490,6 +495,9 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 			continue
 		}
 		m := &member{i: i, res: &Result{}}
+		if workers > 1 && env.Events != nil {
+			m.prefix = streamingPrefix(q)
+		}
 		lim := env.Limits.MaxRows
 		m.s = &sink{seen: map[string]bool{}, emit: func(r Row) error {
 			if lim > 0 && len(m.res.Rows) >= lim {
@@ -498,7 +506,7 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 			m.res.Rows = append(m.res.Rows, r)
 			return nil
 		}}
-		r, err := newRun(ctx, q, env, m.s)
+		r, err := newRunFrom(ctx, q, env, m.s, m.prefix)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -540,43 +548,12 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 			}
 		}
 		sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams}
-		accepted := make([]*member, 0, len(ms))
-		rowCap := defaultRowCap
-		err := env.Events.Scan(ctx, sq, func(ev *store.Event) error {
-			row := eventRow(ev, know, rowCap)
-			// Size the next row like this one plus room for a few rex/eval fields:
-			// narrowed knowledge makes rows much smaller than defaultRowCap.
-			rowCap = row.Len() + 8
-			live := 0
-			accepted = accepted[:0]
-			for _, m := range ms {
-				if m.r.done {
-					continue
-				}
-				live++
-				if !m.r.acceptsEvent(ev, &row) {
-					if err := m.r.c.check(); err != nil {
-						m.r.fail(err)
-					}
-					continue
-				}
-				accepted = append(accepted, m)
-			}
-			if live == 0 {
-				return store.ErrStop
-			}
-			// Pipelines change the rows they get, so every query but the last gets a copy;
-			// the last takes the event's row itself, which nobody reads afterwards.
-			for j, m := range accepted {
-				if j == len(accepted)-1 {
-					m.r.pushRow(&row)
-					break
-				}
-				c := row.Clone()
-				m.r.pushRow(&c)
-			}
-			return nil
-		})
+		var err error
+		if workers > 1 {
+			err = scanParallel(ctx, env.Events, sq, know, ms, workers)
+		} else {
+			err = scanSerial(ctx, env.Events, sq, know, ms)
+		}
 		if err != nil && !errors.Is(err, errStop) {
 			for _, m := range ms {
 				if m.r.err == nil {
@@ -598,4 +575,56 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 		results[m.i] = m.res
 	}
 	return results, errs
+}
+
+// member is one query of a shared scan.
+type member struct {
+	i   int
+	r   *run
+	s   *sink
+	res *Result
+	// prefix is how many leading commands the parallel scan's workers run; r's
+	// pipeline starts after them.
+	prefix int
+}
+
+// scanSerial is the shared scan on the caller's goroutine.
+func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, know Knowledge, ms []*member) error {
+	accepted := make([]*member, 0, len(ms))
+	rowCap := defaultRowCap
+	return events.Scan(ctx, sq, func(ev *store.Event) error {
+		row := eventRow(ev, know, rowCap)
+		// Size the next row like this one plus room for a few rex/eval fields:
+		// narrowed knowledge makes rows much smaller than defaultRowCap.
+		rowCap = row.Len() + 8
+		live := 0
+		accepted = accepted[:0]
+		for _, m := range ms {
+			if m.r.done {
+				continue
+			}
+			live++
+			if !m.r.acceptsEvent(ev, &row) {
+				if err := m.r.c.check(); err != nil {
+					m.r.fail(err)
+				}
+				continue
+			}
+			accepted = append(accepted, m)
+		}
+		if live == 0 {
+			return store.ErrStop
+		}
+		// Pipelines change the rows they get, so every query but the last gets a copy;
+		// the last takes the event's row itself, which nobody reads afterwards.
+		for j, m := range accepted {
+			if j == len(accepted)-1 {
+				m.r.pushRow(&row)
+				break
+			}
+			c := row.Clone()
+			m.r.pushRow(&c)
+		}
+		return nil
+	})
 }

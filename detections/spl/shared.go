@@ -1,0 +1,188 @@
+package spl
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hecrisk/hecrisk/store"
+)
+
+// scanBatch is how many consecutive events a worker of the parallel scan takes at a
+// time: large enough that channel hand-offs are rare, small enough that the batches
+// in flight stay a few megabytes.
+const scanBatch = 512
+
+// streamingPrefix is how many leading commands of q act on each row alone, with no
+// state carried from one row to the next, so that copies of them may run on several
+// goroutines at once. The first command outside this set (stats, sort, dedup, head,
+// streamstats, ...) and everything after it run on one goroutine in scan order.
+func streamingPrefix(q *Query) int {
+	for i, c := range q.cmds {
+		switch c.(type) {
+		case *searchCmd, *whereCmd, *evalCmd, *rexCmd, *binCmd:
+		default:
+			return i
+		}
+	}
+	return len(q.cmds)
+}
+
+// batch is a run of consecutive events and, once ready is closed, the rows each
+// member's streaming prefix let through, in event order.
+type batch struct {
+	evs   []*store.Event
+	rows  [][]Row // indexed like the members
+	ready chan struct{}
+}
+
+// collectProc ends a worker's copy of a streaming prefix: it keeps the rows.
+type collectProc struct{ out *[]Row }
+
+func (p collectProc) push(r *Row) error { *p.out = append(*p.out, *r); return nil }
+func (p collectProc) flush() error      { return nil }
+
+// workerMember is one member's state inside one worker: its own execCtx (the regex
+// cache is written while rows are evaluated) and its own copy of the prefix.
+type workerMember struct {
+	c    *execCtx
+	head proc
+	out  []Row
+}
+
+// scanParallel is the shared scan spread over goroutines: the caller's goroutine
+// reads the store and cuts the events into batches, workers build the rows (the
+// knowledge is safe for concurrent use), apply each member's base search and run
+// its streaming prefix, and one goroutine feeds the results, batch after batch in
+// scan order, to the rest of each member's pipeline. Rows therefore reach every
+// blocking command in exactly the order of the serial scan.
+func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, know Knowledge, ms []*member, workers int) error {
+	stopped := make([]atomic.Bool, len(ms))
+	var allDone atomic.Bool
+	jobs := make(chan *batch, 2*workers)
+	order := make(chan *batch, 2*workers)
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runWorker(jobs, ms, stopped, know)
+		}()
+	}
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for b := range order {
+			<-b.ready
+			live := 0
+			for j, m := range ms {
+				if m.r.done {
+					continue
+				}
+				for k := range b.rows[j] {
+					if !m.r.pushRow(&b.rows[j][k]) {
+						break
+					}
+				}
+				// The serial scan polls cancellation for rejected events too.
+				if !m.r.done {
+					if err := m.r.c.check(); err != nil {
+						m.r.fail(err)
+					}
+				}
+				if m.r.done {
+					stopped[j].Store(true)
+					continue
+				}
+				live++
+			}
+			if live == 0 {
+				allDone.Store(true)
+			}
+			b.rows = nil
+		}
+	}()
+
+	send := func(b *batch) {
+		order <- b
+		jobs <- b
+	}
+	cur := &batch{evs: make([]*store.Event, 0, scanBatch)}
+	err := events.Scan(ctx, sq, func(ev *store.Event) error {
+		if allDone.Load() {
+			return store.ErrStop
+		}
+		cur.evs = append(cur.evs, ev)
+		if len(cur.evs) == scanBatch {
+			cur.ready = make(chan struct{})
+			send(cur)
+			cur = &batch{evs: make([]*store.Event, 0, scanBatch)}
+		}
+		return nil
+	})
+	if len(cur.evs) > 0 {
+		cur.ready = make(chan struct{})
+		send(cur)
+	}
+	close(jobs)
+	close(order)
+	wg.Wait()
+	<-consumed
+	return err
+}
+
+func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Knowledge) {
+	wms := make([]workerMember, len(ms))
+	for j, m := range ms {
+		c := *m.r.c
+		c.reCache = nil
+		wm := &wms[j]
+		wm.c = &c
+		var next proc = collectProc{out: &wm.out}
+		for i := m.prefix - 1; i >= 0; i-- {
+			next = m.r.q.cmds[i].start(wm.c, next)
+		}
+		wm.head = next
+	}
+	accepted := make([]int, 0, len(ms))
+	rowCap := defaultRowCap
+	for b := range jobs {
+		b.rows = make([][]Row, len(ms))
+		for _, ev := range b.evs {
+			row := eventRow(ev, know, rowCap)
+			rowCap = row.Len() + 8
+			accepted = accepted[:0]
+			for j, m := range ms {
+				if stopped[j].Load() {
+					continue
+				}
+				if ev.Time < m.r.earliest || ev.Time >= m.r.latest {
+					continue
+				}
+				if m.r.q.base != nil && !m.r.q.base.match(&row, wms[j].c) {
+					continue
+				}
+				accepted = append(accepted, j)
+			}
+			// As in the serial scan, the last accepting member takes the row itself.
+			for n, j := range accepted {
+				wm := &wms[j]
+				if n == len(accepted)-1 {
+					_ = wm.head.push(&row)
+					break
+				}
+				c := row.Clone()
+				_ = wm.head.push(&c)
+			}
+		}
+		for j := range wms {
+			if len(wms[j].out) > 0 {
+				b.rows[j] = wms[j].out
+				wms[j].out = make([]Row, 0, len(wms[j].out))
+			}
+		}
+		b.evs = nil
+		close(b.ready)
+	}
+}
