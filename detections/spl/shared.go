@@ -48,6 +48,36 @@ type workerMember struct {
 	c    *execCtx
 	head proc
 	out  []Row
+	// need is set when the member's search names every field its result can depend
+	// on (see neededFields); its rows then carry only those fields (and _raw and
+	// _time, which commands read without naming them), which makes the copy
+	// cheaper and every later field lookup shorter.
+	need func(string) bool
+	// names and keep remember need's answers by position: the knowledge gives the
+	// same fields in the same order to events of one kind.
+	names []string
+	keep  []bool
+	width int
+}
+
+// project copies the fields of row that wm's search may read.
+func (wm *workerMember) project(row *Row) Row {
+	out := Row{fields: make([]field, 0, wm.width+8), lraw: row.lraw, lrawSet: row.lrawSet}
+	for i, f := range row.fields {
+		if i >= len(wm.names) {
+			wm.names = append(wm.names, "")
+			wm.keep = append(wm.keep, false)
+		}
+		if wm.names[i] != f.name {
+			wm.names[i] = f.name
+			wm.keep[i] = f.name == "_raw" || f.name == "_time" || wm.need(f.name)
+		}
+		if wm.keep[i] {
+			out.fields = append(out.fields, f)
+		}
+	}
+	wm.width = len(out.fields)
+	return out
 }
 
 // scanParallel is the shared scan spread over goroutines: the caller's goroutine
@@ -144,6 +174,9 @@ func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Kno
 			next = m.r.q.cmds[i].start(wm.c, next)
 		}
 		wm.head = next
+		if need, ok := neededFields([]*Query{m.r.q}); ok {
+			wm.need = need
+		}
 	}
 	accepted := make([]int, 0, len(ms))
 	rowCap := defaultRowCap
@@ -165,14 +198,26 @@ func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Kno
 				}
 				accepted = append(accepted, j)
 			}
-			// As in the serial scan, the last accepting member takes the row itself.
-			for n, j := range accepted {
-				wm := &wms[j]
-				if n == len(accepted)-1 {
-					_ = wm.head.push(&row)
-					break
+			// As in the serial scan, the last accepting member that needs the whole
+			// row takes the row itself; the others get copies.
+			whole := -1
+			for _, j := range accepted {
+				if wms[j].need == nil {
+					whole = j
 				}
-				c := row.Clone()
+			}
+			for _, j := range accepted {
+				wm := &wms[j]
+				var c Row
+				switch {
+				case wm.need != nil:
+					c = wm.project(&row)
+				case j == whole:
+					_ = wm.head.push(&row)
+					continue
+				default:
+					c = row.Clone()
+				}
 				_ = wm.head.push(&c)
 			}
 		}
