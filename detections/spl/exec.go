@@ -280,7 +280,13 @@ const defaultRowCap = 48
 
 // eventRow builds the search-time row of a stored event in a slice of capacity capHint.
 func eventRow(ev *store.Event, k Knowledge, capHint int) Row {
-	r := Row{fields: make([]field, 0, max(capHint, 6)+len(ev.Fields))}
+	return eventRowInto(ev, k, make([]field, 0, max(capHint, 6)+len(ev.Fields)))
+}
+
+// eventRowInto is eventRow building into buf (from its start), for callers that
+// reuse one buffer from event to event.
+func eventRowInto(ev *store.Event, k Knowledge, buf []field) Row {
+	r := Row{fields: buf[:0]}
 	r.fields = append(r.fields,
 		field{"_raw", Str(ev.Raw)},
 		field{"_time", Num(EpochSeconds(ev.Time))},

@@ -57,12 +57,31 @@ type workerMember struct {
 	// same fields in the same order to events of one kind.
 	names []string
 	keep  []bool
-	width int
 }
 
+// slab hands out the field slices of projected rows from large blocks, one allocation
+// per few thousand fields instead of one per row. Each slice gets a few spare slots
+// for the fields rex and eval add; past them append moves the row out of the block.
+type slab struct{ buf []field }
+
+const slabFields = 8192
+
+// headroom is the spare capacity of a projected row.
+const headroom = 6
+
+func (s *slab) take(width int) []field {
+	if cap(s.buf)-len(s.buf) < width+headroom {
+		s.buf = make([]field, 0, max(slabFields, width+headroom))
+	}
+	return s.buf[len(s.buf):len(s.buf)]
+}
+
+// keep marks the first n fields of the last taken slice as used.
+func (s *slab) keep(n int) { s.buf = s.buf[:len(s.buf)+n+headroom] }
+
 // project copies the fields of row that wm's search may read.
-func (wm *workerMember) project(row *Row) Row {
-	out := Row{fields: make([]field, 0, wm.width+8), lraw: row.lraw, lrawSet: row.lrawSet}
+func (wm *workerMember) project(row *Row, sl *slab) Row {
+	out := Row{fields: sl.take(len(row.fields)), lraw: row.lraw, lrawSet: row.lrawSet}
 	for i, f := range row.fields {
 		if i >= len(wm.names) {
 			wm.names = append(wm.names, "")
@@ -76,7 +95,8 @@ func (wm *workerMember) project(row *Row) Row {
 			out.fields = append(out.fields, f)
 		}
 	}
-	wm.width = len(out.fields)
+	sl.keep(len(out.fields))
+	out.fields = out.fields[: len(out.fields) : len(out.fields)+headroom]
 	return out
 }
 
@@ -179,12 +199,14 @@ func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Kno
 		}
 	}
 	accepted := make([]int, 0, len(ms))
-	rowCap := defaultRowCap
+	var sl slab
+	// scratch holds the event row while no member keeps it: when every accepting
+	// member gets a projection, the next event's row is built in the same slice.
+	scratch := make([]field, 0, defaultRowCap)
 	for b := range jobs {
 		b.rows = make([][]Row, len(ms))
 		for _, ev := range b.evs {
-			row := eventRow(ev, know, rowCap)
-			rowCap = row.Len() + 8
+			row := eventRowInto(ev, know, scratch)
 			accepted = accepted[:0]
 			for j, m := range ms {
 				if stopped[j].Load() {
@@ -211,7 +233,7 @@ func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Kno
 				var c Row
 				switch {
 				case wm.need != nil:
-					c = wm.project(&row)
+					c = wm.project(&row, &sl)
 				case j == whole:
 					_ = wm.head.push(&row)
 					continue
@@ -219,6 +241,12 @@ func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Kno
 					c = row.Clone()
 				}
 				_ = wm.head.push(&c)
+			}
+			if whole >= 0 {
+				scratch = make([]field, 0, len(row.fields)+8)
+			} else {
+				// Keep the larger slice so the next row need not regrow.
+				scratch = row.fields[:0]
 			}
 		}
 		for j := range wms {
