@@ -57,6 +57,8 @@ type workerMember struct {
 	// same fields in the same order to events of one kind.
 	names []string
 	keep  []bool
+	// headroom is the spare capacity of a projected row (see prefixAdds).
+	headroom int
 }
 
 // slab hands out the field slices of projected rows from large blocks, one allocation
@@ -66,22 +68,40 @@ type slab struct{ buf []field }
 
 const slabFields = 8192
 
-// headroom is the spare capacity of a projected row.
-const headroom = 6
-
 func (s *slab) take(width int) []field {
-	if cap(s.buf)-len(s.buf) < width+headroom {
-		s.buf = make([]field, 0, max(slabFields, width+headroom))
+	if cap(s.buf)-len(s.buf) < width {
+		s.buf = make([]field, 0, max(slabFields, width))
 	}
 	return s.buf[len(s.buf):len(s.buf)]
 }
 
 // keep marks the first n fields of the last taken slice as used.
-func (s *slab) keep(n int) { s.buf = s.buf[:len(s.buf)+n+headroom] }
+func (s *slab) keep(n int) { s.buf = s.buf[:len(s.buf)+n] }
+
+// prefixAdds is how many fields the first n commands of q can add to a row: the
+// spare room a projected row needs so that rex and eval never move it.
+func prefixAdds(q *Query, n int) int {
+	names := map[string]bool{}
+	for _, c := range q.cmds[:n] {
+		switch c := c.(type) {
+		case *rexCmd:
+			for _, g := range c.groups {
+				names[g.name] = true
+			}
+		case *evalCmd:
+			for _, a := range c.assigns {
+				names[a.field] = true
+			}
+		case *binCmd:
+			names[c.as] = true
+		}
+	}
+	return len(names)
+}
 
 // project copies the fields of row that wm's search may read.
 func (wm *workerMember) project(row *Row, sl *slab) Row {
-	out := Row{fields: sl.take(len(row.fields)), lraw: row.lraw, lrawSet: row.lrawSet}
+	out := Row{fields: sl.take(len(row.fields) + wm.headroom), lraw: row.lraw, lrawSet: row.lrawSet}
 	for i, f := range row.fields {
 		if i >= len(wm.names) {
 			wm.names = append(wm.names, "")
@@ -95,8 +115,9 @@ func (wm *workerMember) project(row *Row, sl *slab) Row {
 			out.fields = append(out.fields, f)
 		}
 	}
-	sl.keep(len(out.fields))
-	out.fields = out.fields[: len(out.fields) : len(out.fields)+headroom]
+	n := len(out.fields)
+	sl.keep(n + wm.headroom)
+	out.fields = out.fields[: n : n+wm.headroom]
 	return out
 }
 
@@ -196,6 +217,7 @@ func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Kno
 		wm.head = next
 		if need, ok := neededFields([]*Query{m.r.q}); ok {
 			wm.need = need
+			wm.headroom = prefixAdds(m.r.q, m.prefix)
 		}
 	}
 	accepted := make([]int, 0, len(ms))
