@@ -233,11 +233,8 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 	case "count":
 		s.n++
 	case "dc", "values":
-		if s.set == nil {
-			s.set = map[string]struct{}{}
-		}
 		for _, x := range v.Values() {
-			s.set[x] = struct{}{}
+			s.addDistinct(x)
 		}
 	case "list":
 		for _, x := range v.Values() {
@@ -301,14 +298,46 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 	}
 }
 
+// smallSet is how many distinct values dc() and values() keep in a slice before
+// moving them to a map: most groups see a handful, and a slice scan is cheaper than
+// hashing into a map per group.
+const smallSet = 8
+
+// addDistinct adds x to the distinct values: strs while they are few, then set.
+func (s *aggState) addDistinct(x string) {
+	if s.set != nil {
+		s.set[x] = struct{}{}
+		return
+	}
+	for _, y := range s.strs {
+		if y == x {
+			return
+		}
+	}
+	if len(s.strs) < smallSet {
+		s.strs = append(s.strs, x)
+		return
+	}
+	s.set = make(map[string]struct{}, 2*smallSet)
+	for _, y := range s.strs {
+		s.set[y] = struct{}{}
+	}
+	s.set[x] = struct{}{}
+	s.strs = nil
+}
+
 func (s *aggState) result(a *aggSpec) Value {
 	switch a.fn {
 	case "count":
 		return Num(float64(s.n))
 	case "dc":
+		if s.set == nil {
+			return Num(float64(len(s.strs)))
+		}
 		return Num(float64(len(s.set)))
 	case "values":
-		out := make([]string, 0, len(s.set))
+		out := make([]string, 0, len(s.set)+len(s.strs))
+		out = append(out, s.strs...)
 		for x := range s.set {
 			out = append(out, x)
 		}
