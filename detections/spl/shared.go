@@ -134,11 +134,14 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	order := make(chan *batch, 2*workers)
 
 	var wg sync.WaitGroup
+	// The per-worker copies are made before any goroutine starts: the ordered goroutine
+	// writes the members' execCtx (ticks, held rows) as soon as it runs.
 	for range workers {
+		wms := newWorkerMembers(ms)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runWorker(jobs, ms, stopped, know)
+			runWorker(jobs, ms, wms, stopped, know)
 		}()
 	}
 	consumed := make(chan struct{})
@@ -203,7 +206,7 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	return err
 }
 
-func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Knowledge) {
+func newWorkerMembers(ms []*member) []workerMember {
 	wms := make([]workerMember, len(ms))
 	for j, m := range ms {
 		c := *m.r.c
@@ -220,6 +223,10 @@ func runWorker(jobs <-chan *batch, ms []*member, stopped []atomic.Bool, know Kno
 			wm.headroom = prefixAdds(m.r.q, m.prefix)
 		}
 	}
+	return wms
+}
+
+func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []atomic.Bool, know Knowledge) {
 	accepted := make([]int, 0, len(ms))
 	var sl slab
 	// scratch holds the event row while no member keeps it: when every accepting
