@@ -80,6 +80,7 @@ type recordingRunner struct {
 	calls     []call
 	incidents []time.Time
 	fail      map[string]bool // detection names whose run fails
+	incErr    error           // what RunIncidentRules returns
 	inFlight  int
 	maxFlight int
 	delay     time.Duration
@@ -121,7 +122,7 @@ func (r *recordingRunner) RunIncidentRules(_ context.Context, at time.Time) erro
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.incidents = append(r.incidents, at)
-	return nil
+	return r.incErr
 }
 
 func (r *recordingRunner) slots() []time.Time {
@@ -642,5 +643,69 @@ func TestLongDowntimeIsBounded(t *testing.T) {
 	}
 	if skipped != maxSkipRecords {
 		t.Fatalf("skipped entries %d, want %d", skipped, maxSkipRecords)
+	}
+}
+
+// A manual incident rules run is recorded under IncidentRulesName as manual, with its outcome,
+// and does not stand in for the scheduled run of that slot.
+func TestDispatchIncidentRules(t *testing.T) {
+	at := utc("2026-03-01T10:30:00Z")
+	tests := []struct {
+		name       string
+		runErr     error
+		wantStatus string
+	}{
+		{"success", nil, StatusSuccess},
+		{"failure", errors.New("scan risk: disk on fire"), StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, t.TempDir(), nil)
+			f.runner.incErr = tt.runErr
+			f.clock.Set(utc("2026-03-02T08:00:00Z"))
+			err := f.s.DispatchIncidentRules(context.Background(), at)
+			if (err != nil) != (tt.runErr != nil) || (tt.runErr != nil && !errors.Is(err, tt.runErr)) {
+				t.Fatalf("err = %v, want %v", err, tt.runErr)
+			}
+			if got := f.runner.incidents; len(got) != 1 || !got[0].Equal(at) {
+				t.Fatalf("incident rule runs = %v, want [%s]", got, at)
+			}
+			r, ok, err := f.st.GetRun(IncidentRulesName, at.UnixNano())
+			if err != nil || !ok {
+				t.Fatalf("ledger entry missing: ok=%v err=%v", ok, err)
+			}
+			if !r.Manual || r.Status != tt.wantStatus || r.Detection != IncidentRulesName ||
+				r.Dispatched != utc("2026-03-02T08:00:00Z").UnixNano() || r.ID == "" {
+				t.Fatalf("ledger = %+v, want manual %s", r, tt.wantStatus)
+			}
+			if tt.runErr != nil && r.Error != tt.runErr.Error() {
+				t.Fatalf("ledger error %q, want %q", r.Error, tt.runErr)
+			}
+			runs, err := f.st.Runs(context.Background(), IncidentRulesName, 10)
+			if err != nil || len(runs) != 1 {
+				t.Fatalf("runs = %+v err=%v", runs, err)
+			}
+		})
+	}
+}
+
+// The manual run waits for a free slot of MaxConcurrent like a detection dispatch.
+func TestDispatchIncidentRulesRespectsConcurrency(t *testing.T) {
+	f := newFixture(t, t.TempDir(), func(o *Options) { o.MaxConcurrent = 1 })
+	f.s.sem <- struct{}{} // a scan in flight
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.s.DispatchIncidentRules(ctx, utc("2026-03-01T10:00:00Z")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded while the only slot is busy", err)
+	}
+	if len(f.runner.incidents) != 0 {
+		t.Fatalf("ran without a free slot: %v", f.runner.incidents)
+	}
+	<-f.s.sem
+	if err := f.s.DispatchIncidentRules(context.Background(), utc("2026-03-01T10:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.runner.incidents) != 1 {
+		t.Fatalf("incident rule runs = %v", f.runner.incidents)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // MaxDispatchRows caps the result rows a dispatch answer carries; counts stay exact.
 const MaxDispatchRows = 1000
 
-// Adapter implements api.Detections.
+// Adapter implements api.Detections and api.IncidentRules.
 type Adapter struct {
 	S *scheduler.Scheduler
 }
@@ -23,7 +23,15 @@ type Adapter struct {
 // New returns the adapter for s.
 func New(s *scheduler.Scheduler) *Adapter { return &Adapter{S: s} }
 
-var _ api.Detections = (*Adapter)(nil)
+var (
+	_ api.Detections    = (*Adapter)(nil)
+	_ api.IncidentRules = (*Adapter)(nil)
+)
+
+// DispatchIncidentRules runs the risk incident rules through the scheduler's manual dispatch.
+func (a *Adapter) DispatchIncidentRules(ctx context.Context, at time.Time) error {
+	return a.S.DispatchIncidentRules(ctx, at)
+}
 
 // ListDetections returns every detection with its schedule and last run.
 func (a *Adapter) ListDetections(context.Context) ([]api.Detection, error) {

@@ -47,6 +47,23 @@ type Detections interface {
 	DispatchDetection(ctx context.Context, idOrName string, at time.Time, dryRun bool) (DispatchResult, error)
 }
 
+// IncidentRules runs the risk incident rules on demand; scheduler/apiadapter adapts
+// *scheduler.Scheduler to it.
+type IncidentRules interface {
+	// DispatchIncidentRules evaluates both rules at time at and replaces their notables for
+	// that time. An error means the run failed (it is still recorded in the run ledger).
+	DispatchIncidentRules(ctx context.Context, at time.Time) error
+}
+
+// IncidentDispatchResult answers POST /api/v1/risk/notables/dispatch.
+type IncidentDispatchResult struct {
+	Slot         time.Time `json:"scheduled_time"`
+	Status       string    `json:"status"`
+	Error        string    `json:"error,omitempty"`
+	Notables     []Notable `json:"notables"`
+	DurationSecs float64   `json:"duration_seconds"`
+}
+
 // ErrNotFound marks unknown detections (and other missing things) for a 404 answer.
 var ErrNotFound = errors.New("not found")
 
@@ -127,6 +144,9 @@ type Deps struct {
 	Store      Store
 	Searcher   Searcher
 	Detections Detections
+	// IncidentRules backs POST /api/v1/risk/notables/dispatch. When nil, Detections is used if
+	// it also implements IncidentRules (the scheduler adapter does); otherwise the route is 501.
+	IncidentRules IncidentRules
 	// Ingest feeds GET /api/v1/ingest (the console's Ingest page); nil answers 501.
 	Ingest Ingest
 	// APIToken is accepted as "Authorization: Bearer <t>", "Authorization: Splunk <t>" or the
@@ -158,11 +178,17 @@ func Register(r fiber.Router, deps Deps) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	if deps.IncidentRules == nil {
+		if ir, ok := deps.Detections.(IncidentRules); ok {
+			deps.IncidentRules = ir
+		}
+	}
 	s := &server{d: deps, log: deps.Logger.With("component", "api")}
 	api := s.auth(false)
 	r.Get("/api/v1/risk/events", api, s.riskEvents)
 	r.Get("/api/v1/risk/objects", api, s.riskObjects)
 	r.Get("/api/v1/risk/notables", api, s.notables)
+	r.Post("/api/v1/risk/notables/dispatch", api, s.dispatchIncidentRules)
 	r.Get("/api/v1/detections", api, s.detections)
 	r.Post("/api/v1/detections/:id/dispatch", api, s.dispatch)
 	r.Get("/api/v1/runs", api, s.runs)

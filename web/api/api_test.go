@@ -451,6 +451,86 @@ func TestDetectionsDispatchRuns(t *testing.T) {
 	wantError(t, e.get(t, "/api/v1/runs?detection=nope"), 404, "not_found")
 }
 
+// POST /api/v1/risk/notables/dispatch runs the real incident rules through the scheduler over
+// risk events in the store: 10.0.0.5 scores 25+25+40 = 90 by 11:00 and 130 once a 40-point
+// event at 11:30 is added, so runs at 11:45 and 12:00 write one 24 h threshold notable; a run at 10:00
+// (25+25 = 50) writes none.
+func TestDispatchIncidentRules(t *testing.T) {
+	e := newEnv(t, deps{})
+	seedRisk(t, e.st)
+	ts := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
+	exfil := "ESCU - Ollama Possible Model Exfiltration Data Leakage - Rule"
+	err := e.st.ReplaceRiskEvents(context.Background(), exfil, ts("2026-03-01T12:00:00Z").UnixNano(), []store.RiskEvent{{
+		Time: ts("2026-03-01T11:30:00Z").UnixNano(), RiskObject: "10.0.0.5", RiskObjectType: "system",
+		NormalizedRiskObject: "10.0.0.5", RiskScore: 40,
+		Fields: []store.Field{{Name: "risk_object", Values: []string{"10.0.0.5"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		query   string
+		body    string
+		at      time.Time
+		objects []string
+	}{
+		{"over threshold, ISO at", "?at=2026-03-01T11:45:00Z", "", ts("2026-03-01T11:45:00Z"), []string{"10.0.0.5"}},
+		{"under threshold, relative form at", "", "at=-2h@h", ts("2026-03-01T10:00:00Z"), nil},
+		{"default now", "", "", now, []string{"10.0.0.5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader
+			var hdr map[string]string
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+				hdr = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+			}
+			r := e.do(t, "POST", "/api/v1/risk/notables/dispatch"+tt.query, body, hdr)
+			if r.status != 200 {
+				t.Fatalf("dispatch: %d %s", r.status, r.body)
+			}
+			res := decode[api.IncidentDispatchResult](t, r)
+			if res.Status != "success" || res.Error != "" || !res.Slot.Equal(tt.at) || res.Notables == nil {
+				t.Fatalf("result %s", r.body)
+			}
+			var got []string
+			for _, n := range res.Notables {
+				if n.Rule != detections.RuleRiskThreshold || !n.Slot.Equal(tt.at) || !n.Time.Equal(tt.at) || n.Score != 130 || n.ObjectType != "system" {
+					t.Fatalf("notable %+v", n)
+				}
+				got = append(got, n.Object)
+			}
+			if !slices.Equal(got, tt.objects) {
+				t.Fatalf("notables for %v, want %v: %s", got, tt.objects, r.body)
+			}
+			// Stored: the notables route lists what the dispatch answered.
+			stored := decode[api.Page[api.Notable]](t, e.get(t, fmt.Sprintf("/api/v1/risk/notables?earliest=%d&latest=%d", tt.at.Unix(), tt.at.Unix()+1)))
+			var storedObjs []string
+			for _, n := range stored.Results {
+				if n.Slot.Equal(tt.at) {
+					storedObjs = append(storedObjs, n.Object)
+				}
+			}
+			if !slices.Equal(storedObjs, tt.objects) {
+				t.Fatalf("stored notables %v, want %v", storedObjs, tt.objects)
+			}
+		})
+	}
+	runs := decode[api.Page[api.Run]](t, e.get(t, "/api/v1/runs?detection=risk_incident_rules"))
+	if len(runs.Results) != len(tests) {
+		t.Fatalf("ledger %+v, want %d manual runs", runs, len(tests))
+	}
+	for _, r := range runs.Results {
+		if !r.Manual || r.Status != "success" || r.Detection != scheduler.IncidentRulesName {
+			t.Fatalf("ledger entry %+v", r)
+		}
+	}
+	wantError(t, e.do(t, "POST", "/api/v1/risk/notables/dispatch?at=yesterday-ish", nil, nil), 400, "bad_request")
+	wantError(t, e.do(t, "POST", "/api/v1/risk/notables/dispatch", nil, map[string]string{"Authorization": ""}), 401, "unauthorized")
+}
+
 func TestRunsPaging(t *testing.T) {
 	e := newEnv(t, deps{})
 	d := e.cat.All()[0]
@@ -482,6 +562,7 @@ func TestNoDetectionsIs501(t *testing.T) {
 	e := newEnv(t, deps{noDetected: true})
 	wantError(t, e.get(t, "/api/v1/detections"), 501, "not_implemented")
 	wantError(t, e.do(t, "POST", "/api/v1/detections/x/dispatch", nil, nil), 501, "not_implemented")
+	wantError(t, e.do(t, "POST", "/api/v1/risk/notables/dispatch", nil, nil), 501, "not_implemented")
 }
 
 // rowsSearcher stands in for the SPL engine (wired by cmd): it returns fixed rows, a positioned

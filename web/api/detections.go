@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -60,6 +61,54 @@ func (s *server) dispatch(c *fiber.Ctx) error {
 		return s.internal(c, "dispatch "+id, err)
 	}
 	return writeJSON(c, res)
+}
+
+// dispatchIncidentRules runs the risk incident rules for the time at= (parsed like a detection
+// dispatch; default now) and answers the notables that run wrote.
+func (s *server) dispatchIncidentRules(c *fiber.Ctx) error {
+	if s.d.IncidentRules == nil {
+		return apiError(c, fiber.StatusNotImplemented, "not_implemented", "risk incident rule dispatch is not available on this server")
+	}
+	at := s.d.Now()
+	if v := formOrQuery(c, "at"); v != "" {
+		t, err := timefmt.ParseModifier(v, at, s.d.Loc)
+		if err != nil {
+			return apiError(c, fiber.StatusBadRequest, "bad_request", "at: "+err.Error())
+		}
+		at = t
+	}
+	ctx := c.UserContext()
+	start := time.Now()
+	out := IncidentDispatchResult{Slot: at.UTC(), Status: "success", Notables: []Notable{}}
+	if err := s.d.IncidentRules.DispatchIncidentRules(ctx, at); err != nil {
+		// Like a detection dispatch, a failed run is an answer, not a server fault: the ledger
+		// records it too.
+		out.Status, out.Error = "failed", err.Error()
+		out.DurationSecs = time.Since(start).Seconds()
+		return writeJSON(c, out)
+	}
+	out.DurationSecs = time.Since(start).Seconds()
+	// Notables carry the _time of their rule's evaluation, never later than at; the longest
+	// rule window is 7 days, and Slot tells this run's notables from other runs'.
+	slot := at.UnixNano()
+	cursor := ""
+	for {
+		ns, next, err := s.d.Store.QueryNotables(ctx, at.Add(-7*24*time.Hour).UnixNano(), at.Add(time.Second).UnixNano(), 1000, cursor)
+		if err != nil {
+			return s.internal(c, "query notables", err)
+		}
+		for _, n := range ns {
+			if n.Slot == slot {
+				out.Notables = append(out.Notables, Notable{Time: nsTime(n.Time), Rule: n.Rule, Slot: nsTime(n.Slot),
+					Object: n.Object, ObjectType: n.ObjectType, Score: n.Score, Fields: fieldMap(n.Fields)})
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	return writeJSON(c, out)
 }
 
 // runs lists ledger entries of one detection, newest first.
