@@ -210,7 +210,25 @@
     const table = h("div", { class: "tablewrap" });
     const pager = h("div", { class: "pager" });
     const reload = () => { setParams(st); loadAll(); };
+    // The incident rules normally run on the hourly slot; the button runs them now so an analyst
+    // need not wait for the scheduler to see the notables of fresh risk events.
+    const incidentOut = h("span", { class: "muted", id: "incident-result" });
+    const runIncident = h("button", { type: "button", id: "run-incident-rules", onclick: async () => {
+      runIncident.disabled = true;
+      clear(incidentOut).appendChild(document.createTextNode("Running…"));
+      try {
+        const r = await call("/api/v1/risk/notables/dispatch", null, { method: "POST", body: new URLSearchParams({ at: "now" }), headers: { Accept: "application/json" } });
+        const n = (r.notables || []).length;
+        clear(incidentOut).appendChild(document.createTextNode(`Incident rules: ${r.status}, ${n} notable${n === 1 ? "" : "s"}` + (r.error ? " — " + r.error : "")));
+        await loadAll();
+      } catch (e) {
+        clear(incidentOut).appendChild(errorBox(e));
+      } finally {
+        runIncident.disabled = false;
+      }
+    } }, "Run incident rules");
     add(app, [h("div", { class: "row spread" }, h("span", { class: "muted" }, "Risk objects ranked by total risk score"), timePicker(st, reload)),
+      h("div", { class: "row", id: "incident-rules" }, runIncident, incidentOut),
       notables, chartEl, h("div", { class: "card" }, h("h2", {}, "Risk objects"), table, pager)]);
     const objects = cursorPager(pager, async (cursor) => {
       const page = await call("/api/v1/risk/objects", { earliest: st.earliest, latest: st.latest, limit: 25, cursor });
