@@ -3,7 +3,6 @@ package forwarder
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,21 +96,7 @@ func runDocumentedConfig(t *testing.T, cfgPath string, tc documentedConfig) {
 			t.Errorf("%.60q: _time %s, want the time it was read (%v .. %v)", raw, ts, l.before, checked)
 		}
 	}
-	var missing, dup []string
-	for text := range want {
-		switch got[text] {
-		case 0:
-			missing = append(missing, text)
-		case 1:
-		default:
-			dup = append(dup, text)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(dup)
-	if len(missing) > 0 || len(dup) > 0 {
-		t.Fatalf("%d lines missing (e.g. %q), %d duplicated (e.g. %q)", len(missing), first3(missing), len(dup), first3(dup))
-	}
+	requireExactlyOnce(t, want, got)
 }
 
 // loadCollectorConfig reads a collector YAML and returns the config maps of its one filelog

@@ -234,21 +234,7 @@ func TestFilelogForwarder(t *testing.T) {
 			t.Errorf("%.60q: _time %s, want the time it was read (%v .. %v)", raw, ts, l.before, checked)
 		}
 	}
-	var missing, dup []string
-	for text := range want {
-		switch got[text] {
-		case 0:
-			missing = append(missing, text)
-		case 1:
-		default:
-			dup = append(dup, text)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(dup)
-	if len(missing) > 0 || len(dup) > 0 {
-		t.Fatalf("%d lines missing (e.g. %q), %d duplicated (e.g. %q)", len(missing), first3(missing), len(dup), first3(dup))
-	}
+	requireExactlyOnce(t, want, got)
 
 	// The detection over the slot "now" sees the burst of 130 requests in one 5-minute bin.
 	var res struct {
@@ -298,4 +284,24 @@ func waitCount(t *testing.T, srv *proc.Server, want int) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%d of %d lines arrived within 60s", n, want)
+}
+
+// requireExactlyOnce fails the test unless every written line was read back exactly once.
+func requireExactlyOnce[V any](t *testing.T, want map[string]V, got map[string]int) {
+	t.Helper()
+	var missing, dup []string
+	for text := range want {
+		switch got[text] {
+		case 0:
+			missing = append(missing, text)
+		case 1:
+		default:
+			dup = append(dup, text)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(dup)
+	if len(missing) > 0 || len(dup) > 0 {
+		t.Fatalf("%d lines missing (e.g. %q), %d duplicated (e.g. %q)", len(missing), first3(missing), len(dup), first3(dup))
+	}
 }
