@@ -93,16 +93,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *bin == "" {
 		return errors.New("--hecrisk is required")
 	}
-	dir, err := os.MkdirTemp("", "hecrisk-benchpeer-")
+	hr, stop, err := proc.StartTemp(*bin)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	hr, err := proc.Start(proc.Options{Binary: *bin, Dir: dir})
-	if err != nil {
-		return err
-	}
-	defer hr.Stop()
+	defer stop()
 	peer, err := startOTel(ctx)
 	if err != nil {
 		return err

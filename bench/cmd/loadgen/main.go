@@ -56,16 +56,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *bin != "" {
-		dir, err := os.MkdirTemp("", "hecrisk-loadgen-")
+		srv, stop, err := proc.StartTemp(*bin)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		srv, err := proc.Start(proc.Options{Binary: *bin, Dir: dir})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
+		defer stop()
 		*target, *token, *ackToken = srv.HEC, proc.TokenPlain, proc.TokenAck
 		defer func() {
 			cur, peak, err := proc.RSS(srv.PID())

@@ -51,16 +51,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *bin == "" {
 		return errors.New("--hecrisk is required")
 	}
-	dir, err := os.MkdirTemp("", "hecrisk-soak-")
+	srv, stop, err := proc.StartTemp(*bin)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := proc.Start(proc.Options{Binary: *bin, Dir: dir})
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
+	defer stop()
 
 	// Sample RSS every second while the load runs.
 	var (

@@ -385,3 +385,18 @@ func (s *Server) Metrics(names ...string) (map[string]float64, error) {
 	}
 	return out, nil
 }
+
+// StartTemp starts hecrisk on a fresh temporary directory; stop halts it and removes the
+// directory. The command-line tools use it; tests pass t.TempDir() to Start instead.
+func StartTemp(binary string) (srv *Server, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "hecrisk-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err = Start(Options{Binary: binary, Dir: dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return srv, func() { srv.Stop(); os.RemoveAll(dir) }, nil
+}
