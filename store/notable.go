@@ -39,10 +39,7 @@ func (s *Store) ReplaceNotables(ctx context.Context, rule string, slot int64, ns
 			return err
 		}
 		for _, o := range old {
-			if err := txn.Delete(append([]byte{prefixNotable}, o.suffix...)); err != nil {
-				return err
-			}
-			if err := txn.Delete(o.key); err != nil {
+			if err := deleteKeys(txn, append([]byte{prefixNotable}, o.suffix...), o.key); err != nil {
 				return err
 			}
 		}
@@ -53,15 +50,11 @@ func (s *Store) ReplaceNotables(ctx context.Context, rule string, slot int64, ns
 			nid++
 			exp := expiresAt(n.Time, ret)
 			pk := suffixKey(prefixNotable, false, "", n.Time, nid)
-			ents := []*badger.Entry{
+			if err := setExpiring(txn, exp,
 				badger.NewEntry(pk, encodeNotable(nil, &n)),
 				badger.NewEntry(append(ledger[:len(ledger):len(ledger)], be64Bytes(nid)...), pk[1:9]),
-			}
-			for _, e := range ents {
-				e.ExpiresAt = exp
-				if err := txn.SetEntry(e); err != nil {
-					return fmt.Errorf("write notable: %w", err)
-				}
+			); err != nil {
+				return fmt.Errorf("write notable: %w", err)
 			}
 		}
 		return txn.SetEntry(counterEntry(counterNid, nid))

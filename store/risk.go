@@ -73,10 +73,8 @@ func (s *Store) ReplaceRiskEvents(ctx context.Context, searchName string, slot i
 			} else if !errors.Is(err, badger.ErrKeyNotFound) {
 				return fmt.Errorf("read risk %x: %w", pk, err)
 			}
-			for _, k := range [][]byte{pk, append(namePrefix(prefixRiskBySearch, searchName), o.suffix...), o.key} {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
+			if err := deleteKeys(txn, pk, append(namePrefix(prefixRiskBySearch, searchName), o.suffix...), o.key); err != nil {
+				return err
 			}
 		}
 		ret := s.retention("risk")
@@ -87,17 +85,13 @@ func (s *Store) ReplaceRiskEvents(ctx context.Context, searchName string, slot i
 			exp := expiresAt(r.Time, ret)
 			pk := suffixKey(prefixRisk, false, "", r.Time, rid)
 			suffix := pk[1:]
-			ents := []*badger.Entry{
+			if err := setExpiring(txn, exp,
 				badger.NewEntry(pk, encodeRisk(nil, &r)),
 				badger.NewEntry(append(namePrefix(prefixRiskByObject, r.NormalizedRiskObject), suffix...), nil),
 				badger.NewEntry(append(namePrefix(prefixRiskBySearch, searchName), suffix...), nil),
 				badger.NewEntry(append(ledger[:len(ledger):len(ledger)], be64Bytes(rid)...), pk[1:9]),
-			}
-			for _, e := range ents {
-				e.ExpiresAt = exp
-				if err := txn.SetEntry(e); err != nil {
-					return fmt.Errorf("write risk event: %w", err)
-				}
+			); err != nil {
+				return fmt.Errorf("write risk event: %w", err)
 			}
 		}
 		return txn.SetEntry(counterEntry(counterRid, rid))
@@ -106,6 +100,27 @@ func (s *Store) ReplaceRiskEvents(ctx context.Context, searchName string, slot i
 		return fmt.Errorf("replace risk events %q slot %d: %w", searchName, slot, err)
 	}
 	s.rid = rid
+	return nil
+}
+
+// setExpiring writes a record with its index and ledger keys; they expire together so that no
+// index key outlives its record.
+func setExpiring(txn *badger.Txn, exp uint64, ents ...*badger.Entry) error {
+	for _, e := range ents {
+		e.ExpiresAt = exp
+		if err := txn.SetEntry(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteKeys(txn *badger.Txn, keys ...[]byte) error {
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
