@@ -70,10 +70,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	limits, err := sys.layers.Load("limits.conf")
-	if err != nil {
-		return err
-	}
+	limits := sys.limits
 	settings, err := hec.LoadSettings(inputs, limits, log)
 	if err != nil {
 		return err

@@ -61,6 +61,7 @@ type system struct {
 	runner     *detections.Runner
 	props      *conf.Config // user props layered over the built-in stanzas (index time)
 	transforms *conf.Config
+	limits     *conf.Config
 }
 
 type systemOptions struct {
@@ -93,11 +94,10 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	}
 	sys.props = userProps.Fallback(builtinProps)
 	sys.transforms = userTransforms.Fallback(builtinTransforms)
-	limits, err := sys.layers.Load("limits.conf")
-	if err != nil {
+	if sys.limits, err = sys.layers.Load("limits.conf"); err != nil {
 		return nil, err
 	}
-	kvLimit, kvMaxChars := kvLimits(limits)
+	kvLimit, kvMaxChars := kvLimits(sys.limits)
 	sys.knowledge, err = knowledge.New(knowledge.Options{
 		Props: userProps, Transforms: userTransforms, Builtin: true, SkipInvalid: true,
 		KVLimit: kvLimit, KVMaxChars: kvMaxChars, Logger: log,
