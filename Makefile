@@ -65,7 +65,7 @@ clean:
 DEMO_DIR  ?= /tmp/hecrisk-demo
 DEMO_HEC  ?= 127.0.0.1:18088
 DEMO_API  ?= 127.0.0.1:18089
-DEMO_DATA ?= ../shared/samples/escu-attack-data/ollama_server_data.yml
+DEMO_DATA ?= testdata/samples/escu-attack-data/ollama_server_data.yml
 demo: build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)/conf
 	@printf '[http://demo]\ntoken = 5f1c5b9e-6a43-4c6e-9a43-0d2b1f0e8a11\nsourcetype = ollama:server\n' > $(DEMO_DIR)/conf/inputs.conf

@@ -65,7 +65,7 @@ func TestBuiltinPack(t *testing.T) {
 
 // The pack's searches, RBA, ids and tags must equal upstream: they are the definition.
 func TestPackMatchesUpstream(t *testing.T) {
-	dir := fixtures.Shared(t, "escu", "detections", "application")
+	dir := fixtures.Testdata(t, "escu", "detections", "application")
 	pack, errs := LoadCatalog(CatalogOptions{})
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -102,7 +102,7 @@ func TestPackMatchesUpstream(t *testing.T) {
 // A whole ESCU tree loads: detections and macros are recognised, stories, data sources and
 // deployments are skipped without error.
 func TestLoadWholeESCUTree(t *testing.T) {
-	dir := fixtures.Shared(t, "escu")
+	dir := fixtures.Testdata(t, "escu")
 	c, errs := LoadCatalog(CatalogOptions{NoBuiltin: true, Dirs: []string{dir}})
 	if len(errs) > 0 {
 		t.Fatal(errs)

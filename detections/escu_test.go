@@ -66,9 +66,9 @@ func formatRows(fields []string, rows []spl.Row) string {
 // TestESCUUnitTests runs each upstream YAML, unmodified, over all time on its ESCU test
 // dataset, with the built-in search-time knowledge, and keeps the results as golden files.
 func TestESCUUnitTests(t *testing.T) {
-	escu := fixtures.Shared(t, "escu")
-	samples := fixtures.Shared(t, "samples", "escu-attack-data")
-	ta := fixtures.Shared(t, "ta-ollama", "v0.1.5")
+	escu := fixtures.Testdata(t, "escu")
+	samples := fixtures.Testdata(t, "samples", "escu-attack-data")
+	ta := fixtures.Testdata(t, "ta-ollama", "v0.1.5")
 
 	cat, errs := LoadCatalog(CatalogOptions{NoBuiltin: true, Dirs: []string{filepath.Join(escu, "detections", "application"), filepath.Join(escu, "macros")}})
 	if len(errs) > 0 {

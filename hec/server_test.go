@@ -696,7 +696,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ma
 // zone-less timestamps as UTC so the test does not depend on the machine's zone.
 func taPipeline(t *testing.T) *indextime.Pipeline {
 	t.Helper()
-	layers := conf.Layers{Apps: []string{filepath.Join(fixtures.Shared(t), "ta-ollama", "v0.1.5")}}
+	layers := conf.Layers{Apps: []string{filepath.Join(fixtures.Testdata(t), "ta-ollama", "v0.1.5")}}
 	props, err := layers.Load("props.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -716,7 +716,7 @@ func taPipeline(t *testing.T) *indextime.Pipeline {
 // TestRawOllamaServerLog sends the real ESCU attack-data server.log through /raw with the
 // TA-ollama props and reads it back.
 func TestRawOllamaServerLog(t *testing.T) {
-	body, err := os.ReadFile(filepath.Join(fixtures.Shared(t), "samples", "escu-attack-data", "server.log"))
+	body, err := os.ReadFile(filepath.Join(fixtures.Testdata(t), "samples", "escu-attack-data", "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -807,7 +807,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 // TestReplayClient drives the server with the project's replay client, raw and event, with
 // indexer acknowledgement: every event it reports accepted must be in the store.
 func TestReplayClient(t *testing.T) {
-	path := filepath.Join(fixtures.Shared(t), "samples", "escu-attack-data", "server.log")
+	path := filepath.Join(fixtures.Testdata(t), "samples", "escu-attack-data", "server.log")
 	env := newEnv(t, envOptions{pipeline: taPipeline(t)})
 	total := 0
 	for _, ep := range []string{"raw", "event"} {

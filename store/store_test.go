@@ -531,10 +531,10 @@ func TestMetrics(t *testing.T) {
 
 // TestOllamaSamplesRoundTrip stores the real Ollama server log line by line and reads it back.
 func TestOllamaSamplesRoundTrip(t *testing.T) {
-	path := filepath.Join(fixtures.Shared(t, "samples", "escu-attack-data"), "server.log")
+	path := filepath.Join(fixtures.Testdata(t, "samples", "escu-attack-data"), "server.log")
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("shared samples not available (%v); they live in ../shared next to the repo", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var in []Event

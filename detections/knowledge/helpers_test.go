@@ -14,10 +14,10 @@ import (
 	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
-// sharedDir is fixtures.Shared under the name the golden tests and benchmarks call.
+// sharedDir is fixtures.Testdata under the name the golden tests and benchmarks call.
 func sharedDir(t testing.TB, parts ...string) string {
 	t.Helper()
-	return fixtures.Shared(t, parts...)
+	return fixtures.Testdata(t, parts...)
 }
 
 // writeApp writes an app folder with default/props.conf and default/transforms.conf and

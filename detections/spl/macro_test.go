@@ -15,7 +15,7 @@ import (
 func escuMacros(t testing.TB) *MacroSet {
 	t.Helper()
 	ms := NewMacroSet()
-	if err := ms.LoadESCUDir(filepath.Join(fixtures.Shared(t, "escu"), "macros")); err != nil {
+	if err := ms.LoadESCUDir(filepath.Join(fixtures.Testdata(t, "escu"), "macros")); err != nil {
 		t.Fatal(err)
 	}
 	return ms
@@ -87,7 +87,7 @@ func TestMacroConf(t *testing.T) {
 		t.Errorf("arg count mismatch: err = %v, want file:line error", err)
 	}
 	// The TA's own macros.conf loads too.
-	ta := filepath.Join(fixtures.Shared(t, "ta-ollama"), "v0.1.5", "default", "macros.conf")
+	ta := filepath.Join(fixtures.Testdata(t, "ta-ollama"), "v0.1.5", "default", "macros.conf")
 	tf, err := conf.ParseFile(ta)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ type detectionYAML struct {
 
 func loadDetections(t testing.TB) []detectionYAML {
 	t.Helper()
-	dir := filepath.Join(fixtures.Shared(t, "escu"), "detections", "application")
+	dir := filepath.Join(fixtures.Testdata(t, "escu"), "detections", "application")
 	files, err := filepath.Glob(filepath.Join(dir, "ollama_*.yml"))
 	if err != nil {
 		t.Fatal(err)

@@ -218,10 +218,10 @@ type detection struct {
 func escuQueries(t testing.TB) ([]string, []*spl.Query) {
 	t.Helper()
 	ms := spl.NewMacroSet()
-	if err := ms.LoadESCUDir(filepath.Join(fixtures.Shared(t, "escu"), "macros")); err != nil {
+	if err := ms.LoadESCUDir(filepath.Join(fixtures.Testdata(t, "escu"), "macros")); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(fixtures.Shared(t, "escu"), "detections", "application", "ollama_*.yml"))
+	files, _ := filepath.Glob(filepath.Join(fixtures.Testdata(t, "escu"), "detections", "application", "ollama_*.yml"))
 	sort.Strings(files)
 	var names []string
 	var qs []*spl.Query
@@ -287,7 +287,7 @@ func renderResult(name string, r *spl.Result) string {
 }
 
 func TestESCUDetectionsOnAttackData(t *testing.T) {
-	data := fixtures.Shared(t, "samples", "escu-attack-data")
+	data := fixtures.Testdata(t, "samples", "escu-attack-data")
 	names, qs := escuQueries(t)
 	k, err := knowledge.New(knowledge.Options{Builtin: true})
 	if err != nil {

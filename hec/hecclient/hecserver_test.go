@@ -28,7 +28,7 @@ const (
 // and the unmodified TA-ollama index-time props.
 func startRealHEC(t *testing.T, now time.Time, tz *time.Location) (string, *store.Store) {
 	t.Helper()
-	shared := fixtures.Shared(t)
+	shared := fixtures.Testdata(t)
 	dir := t.TempDir()
 	inputs := "[http]\n[http://main]\ntoken = " + realTok + "\n[http://ack]\ntoken = " + realAckTok + "\nuseACK = true\n"
 	if err := os.WriteFile(filepath.Join(dir, "inputs.conf"), []byte(inputs), 0o600); err != nil {

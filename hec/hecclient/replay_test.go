@@ -114,10 +114,10 @@ func (f *fakeHEC) recorded() []recorded {
 	return append([]recorded(nil), f.requests...)
 }
 
-// sample is a file under ../shared/samples; rel uses forward slashes.
+// sample is a file under testdata/samples; rel uses forward slashes.
 func sample(t testing.TB, rel string) string {
 	t.Helper()
-	return fixtures.Shared(t, "samples", filepath.FromSlash(rel))
+	return fixtures.Testdata(t, "samples", filepath.FromSlash(rel))
 }
 
 func mustLoc(t testing.TB, name string) *time.Location {

@@ -9,34 +9,17 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 // These tests check what docs/forwarders.md claims about Ollama lines that arrive with a
 // journald or Docker prefix: they load testdata/forwarders/props-*.conf (the files the docs
 // quote) as the props.conf of --conf-dir on top of TA-ollama v0.1.5, as a user would deploy it.
 
-// fwRoot returns the repository root (the folder with go.mod) and ../shared next to it.
-func fwRoot(t *testing.T) (root, shared string) {
+// fwRoot returns the repository root (the folder with go.mod) and its vendored testdata/.
+func fwRoot(t *testing.T) (root, testdata string) {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	shared = filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "ta-ollama", "v0.1.5")); err != nil {
-		t.Skipf("shared fixtures folder %s is absent: %v", shared, err)
-	}
-	return dir, shared
+	return fixtures.RepoRoot(t), fixtures.Testdata(t)
 }
 
 // fwPipeline builds the index-time pipeline of `hecrisk serve --app <TA-ollama> --conf-dir C`

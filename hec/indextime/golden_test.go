@@ -48,7 +48,7 @@ func goldenLines(events []store.Event) []byte {
 }
 
 func TestGoldenESCUSamples(t *testing.T) {
-	shared := fixtures.Shared(t)
+	shared := fixtures.Testdata(t)
 	p := taPipeline(t, shared, time.UTC)
 	now := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -105,7 +105,7 @@ func TestGoldenESCUSamples(t *testing.T) {
 
 // GIN lines carry no zone: props TZ, else DefaultTZ, decides (clarifications §3).
 func TestESCUSampleZone(t *testing.T) {
-	shared := fixtures.Shared(t)
+	shared := fixtures.Testdata(t)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Skipf("no tzdata: %v", err)

@@ -12,7 +12,7 @@ import (
 // BenchmarkRawESCU measures /raw processing of the ESCU server.log with TA-ollama props
 // (line breaking, GIN/slog timestamps, two SEDCMD redactions per line).
 func BenchmarkRawESCU(b *testing.B) {
-	shared := fixtures.Shared(b)
+	shared := fixtures.Testdata(b)
 	body, err := os.ReadFile(filepath.Join(shared, "samples", "escu-attack-data", "server.log"))
 	if err != nil {
 		b.Fatal(err)

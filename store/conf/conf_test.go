@@ -205,7 +205,7 @@ func TestLayersErrorNamesFile(t *testing.T) {
 }
 
 func TestLoadTAOllama(t *testing.T) {
-	shared := fixtures.Shared(t)
+	shared := fixtures.Testdata(t)
 	app := filepath.Join(shared, "ta-ollama", "v0.1.5")
 	props, err := Layers{Apps: []string{app}}.Load("props.conf")
 	if err != nil {

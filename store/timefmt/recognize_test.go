@@ -150,7 +150,7 @@ func readLines(t testing.TB, path string) []string {
 // TestRecognizeSamples runs recognition over the real Ollama logs and compares with a golden
 // file (go test -run TestRecognizeSamples -update to regenerate after a deliberate change).
 func TestRecognizeSamples(t *testing.T) {
-	dir := fixtures.Shared(t, "samples")
+	dir := fixtures.Testdata(t, "samples")
 	ny := mustLoc(t, "America/New_York")
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	files, err := filepath.Glob(filepath.Join(dir, "issue-threads", "*.log"))

@@ -83,12 +83,13 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// sharedDir returns ../shared next to the repository, skipping the test when it is absent.
+// sharedDir returns the repository's vendored testdata/ joined with sub and fails when it is
+// missing: a fixture test that skips would pass CI without running.
 func sharedDir(t *testing.T, sub ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{repoRoot(t), "..", "shared"}, sub...)...)
+	p := filepath.Join(append([]string{repoRoot(t), "testdata"}, sub...)...)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s not present (the shared fixtures live next to the repository): %v", p, err)
+		t.Fatalf("vendored fixture missing: %v", err)
 	}
 	return p
 }

@@ -190,7 +190,7 @@ type detection struct {
 // every detection for now.
 func seed(t *testing.T, s *server) []detection {
 	t.Helper()
-	log := fixtures.Shared(t, "samples", "escu-attack-data", "server.log")
+	log := fixtures.Testdata(t, "samples", "escu-attack-data", "server.log")
 	loc, err := time.LoadLocation(testZone)
 	if err != nil {
 		t.Fatal(err)
