@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // packFS is hecrisk's built-in pack: the eight "Suspicious Ollama Activities" detections,

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 func TestBuiltinPack(t *testing.T) {

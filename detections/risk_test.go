@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
 // RunnerOptions configures NewRunner.

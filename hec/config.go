@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // httpGlobalKeys are the [http] keys read; any other key is logged once and ignored. Splunk keys

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // loadConf writes name=text files into a fresh conf dir and loads them the way cmd does.

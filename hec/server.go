@@ -23,8 +23,8 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/hecrisk/hecrisk/hec/indextime"
+	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 // MetaStore persists small values; the store satisfies it.

@@ -23,9 +23,9 @@ import (
 
 	"github.com/hecrisk/hecrisk/hec/hecclient"
 	"github.com/hecrisk/hecrisk/hec/indextime"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")

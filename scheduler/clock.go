@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/detections"
-	"github.com/hecrisk/hecrisk/store/timefmt"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 // Clock is the scheduler's source of time; tests pass a fake and call RunDue at fixed instants.

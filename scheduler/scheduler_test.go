@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hecrisk/hecrisk/detections"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
 // fakeClock is set by the test; a timer fires when Set moves the clock past its deadline.

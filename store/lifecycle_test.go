@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // SplunkDefaultFrozen is splunkd's built-in frozenTimePeriodInSecs (188697600 s, about six years),

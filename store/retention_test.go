@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 func TestRetentionFromIndexes(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/hecrisk/hecrisk/detections"
-	"github.com/hecrisk/hecrisk/store/timefmt"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 

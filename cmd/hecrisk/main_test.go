@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 type server struct {

@@ -28,7 +28,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 var updateScenario = flag.Bool("update", false, "rewrite the golden files under testdata/")

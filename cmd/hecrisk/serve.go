@@ -18,9 +18,9 @@ import (
 
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/hec/indextime"
+	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
-	"github.com/hecrisk/hecrisk/store/conf"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 

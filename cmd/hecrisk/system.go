@@ -16,8 +16,8 @@ import (
 	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/detections/knowledge"
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 // baseFlags are the flags every command that opens a data dir shares.

@@ -5,7 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 //go:embed builtin/props.conf

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/fixtures"
 )
 
 // sharedDir is fixtures.Testdata under the name the golden tests and benchmarks call.

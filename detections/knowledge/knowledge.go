@@ -16,8 +16,8 @@ import (
 	"sync"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 // Options configures New.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/timefmt"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 // mapProc is a streaming operator: fn edits the row and says whether to keep it.

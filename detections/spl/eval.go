@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // evalFn is a compiled eval expression.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
 // ErrLimit is wrapped by errors from Limits.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/timefmt"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 type argRange struct{ min, max int } // max -1 = unbounded

@@ -11,7 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // Macros resolves search macros. nargs is the number of arguments at the call

@@ -18,9 +18,9 @@ import (
 
 	"github.com/hecrisk/hecrisk/detections/knowledge"
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/fixtures"
-	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")

@@ -13,10 +13,10 @@ import (
 
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/hec/indextime"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/fixtures"
-	"github.com/hecrisk/hecrisk/store/timefmt"
 )
 
 const (

@@ -21,7 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/segmentio/encoding/json"
 
-	"github.com/hecrisk/hecrisk/store/timefmt"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 // ReplayOptions configures Replay.

@@ -20,8 +20,8 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
-	"github.com/hecrisk/hecrisk/store/fixtures"
-	"github.com/hecrisk/hecrisk/store/timefmt"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

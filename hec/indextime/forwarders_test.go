@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 // These tests check what docs/forwarders.md claims about Ollama lines that arrive with a

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 var testNow = time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 // BenchmarkRawESCU measures /raw processing of the ESCU server.log with TA-ollama props

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 type stanzaKind int

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hecrisk/hecrisk/store/conf"
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // sedCmd is one compiled SEDCMD-<class>; the syntax is conf.ParseSed's, shared with SPL's

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
 )
 
 type destKind int

@@ -22,10 +22,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hecrisk/hecrisk/detections"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/timefmt"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 func (s *server) detections(c *fiber.Ctx) error {

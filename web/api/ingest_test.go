@@ -14,9 +14,9 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/hecrisk/hecrisk/hec"
+	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/conf"
-	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/hecrisk/hecrisk/hec/hecclient"
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 const (

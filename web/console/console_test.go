@@ -17,8 +17,8 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/store"
-	"github.com/hecrisk/hecrisk/store/fixtures"
 	"github.com/hecrisk/hecrisk/web/api"
 	"github.com/hecrisk/hecrisk/web/console"
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hecrisk/hecrisk/store/fixtures"
+	"github.com/hecrisk/hecrisk/internal/fixtures"
 )
 
 func TestParse(t *testing.T) {
