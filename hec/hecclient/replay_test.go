@@ -124,7 +124,7 @@ func mustLoc(t testing.TB, name string) *time.Location {
 	t.Helper()
 	l, err := time.LoadLocation(name)
 	if err != nil {
-		t.Skipf("time zone %s not available: %v", name, err)
+		t.Fatalf("time zone %s not available: %v", name, err)
 	}
 	return l
 }

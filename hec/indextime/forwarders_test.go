@@ -93,11 +93,11 @@ type fwLine struct {
 func TestForwarderProps(t *testing.T) {
 	shanghai, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
-		t.Skipf("time zone database unavailable: %v", err)
+		t.Fatalf("time zone database unavailable: %v", err)
 	}
 	newYork, err := time.LoadLocation("America/New_York")
 	if err != nil {
-		t.Skipf("time zone database unavailable: %v", err)
+		t.Fatalf("time zone database unavailable: %v", err)
 	}
 	gin := func(ts, rest string) string { return "[GIN] " + ts + rest }
 	const (

@@ -108,7 +108,7 @@ func TestESCUSampleZone(t *testing.T) {
 	shared := fixtures.Testdata(t)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
-		t.Skipf("no tzdata: %v", err)
+		t.Fatalf("no tzdata: %v", err)
 	}
 	p := taPipeline(t, shared, ny)
 	body := []byte("[GIN] 2025/10/02 - 13:16:45 | 200 |    6.3880802s |       127.0.0.1 | POST     \"/api/chat\"\n" +

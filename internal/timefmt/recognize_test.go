@@ -228,7 +228,7 @@ func FuzzRecognize(f *testing.F) {
 func BenchmarkRecognize(b *testing.B) {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	lines := []string{
 		`time=2025-09-30T20:01:00.367-04:00 level=INFO source=routes.go:1475 msg="server config"`,

@@ -156,7 +156,7 @@ func TestManyIdleConnections(t *testing.T) {
 	// This process and the server both hold one descriptor per connection.
 	n := min(5000, int(lim.Cur)-300)
 	if n < 1000 {
-		t.Skipf("open-file limit %d too low for 1,000 idle connections (ulimit -n)", lim.Cur)
+		t.Fatalf("open-file limit %d too low for 1,000 idle connections (raise ulimit -n)", lim.Cur)
 	}
 	s := startServer(t, serverOptions{})
 	before, _ := vmRSS(s.pid())
