@@ -12,9 +12,12 @@ import (
 
 // Key prefixes; docs/store-layout.md is the reference.
 const (
-	prefixEvent         byte = 0x01
+	prefixEvent         byte = 0x01 // v1, read only to migrate
 	prefixStream        byte = 0x02
 	prefixStreamRev     byte = 0x03
+	prefixBlock         byte = 0x04
+	prefixBlockCol      byte = 0x05
+	prefixTombstone     byte = 0x06
 	prefixRisk          byte = 0x10
 	prefixRiskByObject  byte = 0x11
 	prefixRiskBySearch  byte = 0x12
@@ -29,6 +32,10 @@ const (
 
 const (
 	counterSeq = "seq"
+	counterBid = "bid"
+	// counterMergeBid numbers the blocks the merger writes, apart from the writer's, so that the
+	// two never race on one high-water mark.
+	counterMergeBid = "mbid"
 	counterRid = "rid"
 	counterNid = "nid"
 )

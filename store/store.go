@@ -57,6 +57,12 @@ type Options struct {
 	BlockCacheSize int64
 	// GCInterval is the period of the value-log GC loop (default 5m; negative disables it).
 	GCInterval time.Duration
+	// MergeInterval is how often small event blocks (a quiet server commits a few events at a
+	// time) are merged into full ones and deletions applied (default 10s; negative disables).
+	MergeInterval time.Duration
+	// ValueThreshold overrides Badger's value threshold: values at least this big live in the
+	// value log instead of the LSM tree (default: Badger's, 1 MiB, or less for small memtables).
+	ValueThreshold int64
 }
 
 const defaultMaxQueueBytes = 64 << 20
@@ -92,6 +98,22 @@ type Store struct {
 	commits       atomic.Int64 // Badger transactions committed by the writer; tests count them
 	beforeCommit  func()       // test hook, called by the writer before each group
 	eventsWritten atomic.Int64
+	blocksWritten atomic.Int64
+
+	// bidWriter and bidMerger number event blocks; merger ids have the top bit set, so the two
+	// counters never hand out the same id.
+	bidWriter atomic.Uint64
+	bidMerger atomic.Uint64
+
+	// blockMu serialises the read-modify-write paths over existing blocks: the merger, deletions
+	// and field-cache writes (so no cache entry or tombstone outlives a merged block).
+	blockMu sync.Mutex
+	// tombs holds the ids of blocks with deleted rows (tombstones are rare; scans check here
+	// before reading one).
+	tombMu sync.RWMutex
+	tombs  map[uint64]bool
+	// merge tracks small blocks for the merger.
+	merge mergeState
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -108,6 +130,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.GCInterval == 0 {
 		opts.GCInterval = 5 * time.Minute
+	}
+	if opts.MergeInterval == 0 {
+		opts.MergeInterval = 10 * time.Second
 	}
 	bopts := badger.DefaultOptions("")
 	if opts.InMemory {
@@ -139,6 +164,9 @@ func Open(opts Options) (*Store, error) {
 			bopts = bopts.WithValueThreshold(limit)
 		}
 	}
+	if opts.ValueThreshold > 0 && opts.ValueThreshold < bopts.ValueThreshold {
+		bopts = bopts.WithValueThreshold(opts.ValueThreshold)
+	}
 	if opts.BlockCacheSize > 0 {
 		bopts = bopts.WithBlockCacheSize(opts.BlockCacheSize)
 	}
@@ -155,6 +183,7 @@ func Open(opts Options) (*Store, error) {
 		opts:       opts,
 		streamByN:  map[Stream]uint32{},
 		streamByID: map[uint32]Stream{},
+		tombs:      map[uint64]bool{},
 		wake:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
@@ -162,6 +191,10 @@ func Open(opts Options) (*Store, error) {
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	if err := s.migrateV1(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: migrate events to blocks: %w", opts.Dir, err)
 	}
 	if opts.Registerer != nil {
 		m, err := newMetrics(s, opts.Registerer)
@@ -176,6 +209,10 @@ func Open(opts Options) (*Store, error) {
 	if opts.GCInterval > 0 && !opts.InMemory {
 		s.wg.Add(1)
 		go s.gcLoop(opts.GCInterval)
+	}
+	if opts.MergeInterval > 0 {
+		s.wg.Add(1)
+		go s.mergeLoop(opts.MergeInterval)
 	}
 	return s, nil
 }
@@ -216,7 +253,14 @@ func (s *Store) load() error {
 			}
 			*dst = v
 		}
-		return nil
+		for name, dst := range map[string]*atomic.Uint64{counterBid: &s.bidWriter, counterMergeBid: &s.bidMerger} {
+			v, err := getCounter(txn, name)
+			if err != nil {
+				return err
+			}
+			dst.Store(v)
+		}
+		return s.loadTombstones(txn)
 	})
 }
 

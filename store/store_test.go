@@ -441,27 +441,30 @@ func TestRetentionTTL(t *testing.T) {
 	if want := []string{"forever", "default-kept", "short-new"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("visible = %v, want %v", got, want)
 	}
-	// Check the TTL actually written for "short-new": _time + 1h.
+	// Check the TTL actually written for the block of "short-new" (its newest event): _time + 1h.
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}, AllVersions: false})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixBlock}, AllVersions: false})
 		defer it.Close()
 		found := false
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			var e Event
-			if err := item.Value(func(v []byte) error { return decodeEvent(v, &e) }); err != nil {
+			m, _ := parseBlockKey(item.Key())
+			var b *Block
+			if err := item.Value(func(v []byte) (err error) { b, err = decodeBlock(v, m, Stream{}); return err }); err != nil {
 				return err
 			}
-			switch e.Raw {
-			case "short-new":
-				found = true
-				want := (now + hour) / int64(time.Second)
-				if d := int64(item.ExpiresAt()) - want; d < 0 || d > 1 {
-					t.Errorf("ExpiresAt = %d, want ≈ %d", item.ExpiresAt(), want)
-				}
-			case "forever":
-				if item.ExpiresAt() != 0 {
-					t.Errorf("forever ExpiresAt = %d, want 0", item.ExpiresAt())
+			for _, raw := range b.Raw {
+				switch raw {
+				case "short-new":
+					found = true
+					want := (now + hour) / int64(time.Second)
+					if d := int64(item.ExpiresAt()) - want; d < 0 || d > 1 {
+						t.Errorf("ExpiresAt = %d, want ≈ %d", item.ExpiresAt(), want)
+					}
+				case "forever":
+					if item.ExpiresAt() != 0 {
+						t.Errorf("forever ExpiresAt = %d, want 0", item.ExpiresAt())
+					}
 				}
 			}
 		}

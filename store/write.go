@@ -26,13 +26,38 @@ func (s *Store) QueueStats() QueueStats {
 	return QueueStats{Requests: s.qRequests, Bytes: s.qBytes, MaxBytes: s.opts.MaxQueueBytes}
 }
 
+// Write is one batch for Store.Write: events, and metadata that must be committed with them.
+type Write struct {
+	Events []Event
+	// Meta entries (read back with GetMeta) are written in the same Badger transaction as the
+	// last of Events, so a caller can record, say, the last applied position of a replicated
+	// stream atomically with the events themselves.
+	Meta []Meta
+}
+
+// Meta is one metadata entry of a Write.
+type Meta struct {
+	Key   string
+	Value []byte
+}
+
 type appendReq struct {
-	streams []Stream
-	times   []int64
-	vals    [][]byte
-	keys    [][]byte // filled by the writer once stream ids and seqs are known
+	w       Write
+	seqBase uint64 // seq of w.Events[0]; the others follow
 	size    int64
 	done    chan error
+}
+
+// eventSize is a close upper bound of what ev adds to a block before compression.
+func eventSize(ev *Event) int {
+	n := 32 + len(ev.Source) + len(ev.Host) + len(ev.Raw)
+	for _, f := range ev.Fields {
+		n += 8 + len(f.Name)
+		for _, v := range f.Values {
+			n += 4 + len(v)
+		}
+	}
+	return n
 }
 
 // Append queues evs and returns once they are durably committed (with Options.SyncWrites) in one
@@ -42,39 +67,29 @@ type appendReq struct {
 // It returns ErrBusy at once if the queue already holds other calls and evs would push it past
 // MaxQueueBytes (a call alone in the queue is always accepted, so a big batch cannot be starved),
 // and ErrClosed after Close. If ctx ends first, Append returns ctx.Err(); the events may still be
-// committed.
+// committed, and the writer may still read evs, so the caller must not modify them.
 func (s *Store) Append(ctx context.Context, evs []Event) error {
+	return s.Write(ctx, Write{Events: evs})
+}
+
+// Write is Append with metadata committed in the same transaction as the events (see Write).
+func (s *Store) Write(ctx context.Context, w Write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if len(evs) == 0 {
+	if len(w.Events) == 0 && len(w.Meta) == 0 {
 		if s.isClosed() {
 			return ErrClosed
 		}
 		return nil
 	}
-	r := &appendReq{
-		streams: make([]Stream, len(evs)),
-		times:   make([]int64, len(evs)),
-		vals:    make([][]byte, len(evs)),
-		done:    make(chan error, 1),
+	r := &appendReq{w: w, done: make(chan error, 1)}
+	for i := range w.Events {
+		r.size += int64(eventSize(&w.Events[i]))
 	}
-	total := 0
-	for i := range evs {
-		total += encodedEventSize(&evs[i])
+	for _, m := range w.Meta {
+		r.size += int64(len(m.Key) + len(m.Value) + 16)
 	}
-	// One buffer for all values: fewer allocations, and Badger copies values before the commit
-	// returns, so the buffer's life ends with the call.
-	buf := make([]byte, 0, total)
-	for i := range evs {
-		ev := &evs[i]
-		start := len(buf)
-		buf = encodeEvent(buf, ev)
-		r.vals[i] = buf[start:len(buf):len(buf)]
-		r.streams[i] = Stream{Index: ev.Index, Sourcetype: ev.Sourcetype}
-		r.times[i] = ev.Time
-	}
-	r.size = int64(len(buf) + 21*len(evs))
 
 	s.qmu.Lock()
 	if s.closed {
@@ -107,6 +122,7 @@ func (s *Store) Append(ctx context.Context, evs []Event) error {
 // writer is the single goroutine that turns queued calls into Badger commits.
 func (s *Store) writer() {
 	defer s.wg.Done()
+	enc := &blockEncoder{}
 	for {
 		s.qmu.Lock()
 		for len(s.queue) == 0 {
@@ -129,7 +145,7 @@ func (s *Store) writer() {
 			s.beforeCommit()
 		}
 		start := time.Now()
-		s.commitGroup(group)
+		s.commitGroup(group, enc)
 		if s.m != nil {
 			s.m.commitSeconds.Observe(time.Since(start).Seconds())
 		}
@@ -145,148 +161,221 @@ func (s *Store) writer() {
 	}
 }
 
-func (s *Store) commitGroup(group []*appendReq) {
-	fail := func(reqs []*appendReq, err error) {
-		for _, r := range reqs {
-			r.done <- err
-		}
+// part is a run of one call's events that goes into one transaction; last marks the part that
+// ends the call (its metadata rides along, and its commit answers the call).
+type part struct {
+	r        *appendReq
+	from, to int
+	last     bool
+}
+
+// txnBudget is how many bytes of events (as eventSize counts them) one transaction takes. Badger
+// refuses transactions above 15% of the memtable; half of that leaves room for keys and the
+// column overhead of small events.
+func (s *Store) txnBudget() int {
+	mt := s.opts.MemTableSize
+	if mt <= 0 {
+		mt = 64 << 20
 	}
+	return int(mt * 15 / 100 / 2)
+}
+
+func (s *Store) commitGroup(group []*appendReq, enc *blockEncoder) {
 	if err := s.resolveStreams(group); err != nil {
-		fail(group, fmt.Errorf("store: register streams: %w", err))
+		for _, r := range group {
+			r.done <- fmt.Errorf("store: register streams: %w", err)
+		}
 		return
 	}
 	// Sequence numbers are assigned in queue order; a failed commit burns its numbers, which is
 	// harmless because they were never written.
 	for _, r := range group {
-		r.keys = make([][]byte, len(r.vals))
-		kb := make([]byte, 0, 21*len(r.vals))
-		s.streamMu.RLock()
-		for i := range r.vals {
-			s.seq++
-			start := len(kb)
-			kb = eventKey(kb, s.streamByN[r.streams[i]], r.times[i], s.seq)
-			r.keys[i] = kb[start:len(kb):len(kb)]
-		}
-		s.streamMu.RUnlock()
+		r.seqBase = s.seq + 1
+		s.seq += uint64(len(r.w.Events))
 	}
 	// Every transaction records the group's last seq. Overstating the high-water mark (when the
 	// group spans several transactions) only skips numbers, it never reuses them.
 	hwm := s.seq
 
-	i := 0
-	for i < len(group) {
-		start := i
-		txn := s.newEventTxn(hwm)
-		for i < len(group) {
-			err := s.addReq(txn, group[i], 0, len(group[i].vals))
-			if err == nil {
-				i++
-				continue
-			}
-			txn.Discard()
-			if !errors.Is(err, badger.ErrTxnTooBig) {
-				fail(group[start:], fmt.Errorf("store: write events: %w", err))
-				return
-			}
-			if i > start {
-				// Commit the calls that fit, and start the next transaction with group[i].
-				txn = s.newEventTxn(hwm)
-				for j := start; j < i; j++ {
-					if err := s.addReq(txn, group[j], 0, len(group[j].vals)); err != nil {
-						txn.Discard()
-						fail(group[start:], fmt.Errorf("store: write events: %w", err))
-						return
-					}
-				}
-				break
-			}
-			// group[i] alone is bigger than a transaction: it has to be split.
-			err = s.commitSplit(group[i], hwm)
-			group[i].done <- err
-			i++
-			txn = nil
-			break
-		}
-		if txn == nil {
-			continue
-		}
-		if err := s.commitTxn(txn, group[start:i]); err != nil {
-			fail(group[start:], fmt.Errorf("store: commit events: %w", err))
+	budget := s.txnBudget()
+	var chunk []part
+	size := 0
+	failed := map[*appendReq]bool{}
+	flush := func() {
+		if len(chunk) == 0 {
 			return
 		}
-		fail(group[start:i], nil)
+		live := chunk[:0:0]
+		for _, p := range chunk {
+			if !failed[p.r] {
+				live = append(live, p)
+			}
+		}
+		if len(live) > 0 {
+			err := s.commitParts(live, hwm, enc)
+			for _, p := range live {
+				if err != nil {
+					failed[p.r] = true
+					p.r.done <- err
+				} else if p.last {
+					p.r.done <- nil
+				}
+			}
+		}
+		chunk, size = chunk[:0], 0
 	}
+	for _, r := range group {
+		evs := r.w.Events
+		from := 0
+		for i := range evs {
+			n := eventSize(&evs[i])
+			if size+n > budget && (len(chunk) > 0 || i > from) {
+				if i > from {
+					chunk = append(chunk, part{r: r, from: from, to: i})
+					from = i
+				}
+				flush()
+			}
+			size += n
+		}
+		chunk = append(chunk, part{r: r, from: from, to: len(evs), last: true})
+	}
+	flush()
 }
 
-func (s *Store) newEventTxn(hwm uint64) *badger.Txn {
+// commitParts writes parts in one transaction: their events as blocks (one or more per stream),
+// the counters, and the metadata of the calls they end. A transaction Badger still finds too big
+// is split in two and each half retried.
+func (s *Store) commitParts(parts []part, hwm uint64, enc *blockEncoder) error {
+	err := s.commitTxnParts(parts, hwm, enc)
+	if !errors.Is(err, badger.ErrTxnTooBig) {
+		return err
+	}
+	if len(parts) > 1 {
+		mid := len(parts) / 2
+		if err := s.commitParts(parts[:mid], hwm, enc); err != nil {
+			return err
+		}
+		return s.commitParts(parts[mid:], hwm, enc)
+	}
+	p := parts[0]
+	if p.to-p.from < 2 {
+		return fmt.Errorf("store: write events: %w", err)
+	}
+	mid := p.from + (p.to-p.from)/2
+	if err := s.commitParts([]part{{r: p.r, from: p.from, to: mid}}, hwm, enc); err != nil {
+		return err
+	}
+	return s.commitParts([]part{{r: p.r, from: mid, to: p.to, last: p.last}}, hwm, enc)
+}
+
+func (s *Store) commitTxnParts(parts []part, hwm uint64, enc *blockEncoder) error {
+	byStream := map[uint32][]blockRow{}
+	var order []uint32
+	events := 0
+	s.streamMu.RLock()
+	for _, p := range parts {
+		var lastSt Stream
+		var lastID uint32
+		for i := p.from; i < p.to; i++ {
+			ev := &p.r.w.Events[i]
+			st := Stream{Index: ev.Index, Sourcetype: ev.Sourcetype}
+			if i == p.from || st != lastSt {
+				lastSt, lastID = st, s.streamByN[st]
+			}
+			if _, ok := byStream[lastID]; !ok {
+				order = append(order, lastID)
+			}
+			byStream[lastID] = append(byStream[lastID], blockRow{ev: ev, seq: p.r.seqBase + uint64(i)})
+		}
+		events += p.to - p.from
+	}
+	s.streamMu.RUnlock()
+
 	txn := s.db.NewTransaction(true)
-	// The counter entry is tiny and the transaction is empty, so this cannot fail for size.
-	_ = txn.SetEntry(counterEntry(counterSeq, hwm))
-	return txn
-}
-
-func (s *Store) addReq(txn *badger.Txn, r *appendReq, from, to int) error {
-	for i := from; i < to; i++ {
-		e := badger.NewEntry(r.keys[i], r.vals[i])
-		e.ExpiresAt = expiresAt(r.times[i], s.retention(r.streams[i].Index))
-		if err := txn.SetEntry(e); err != nil {
+	defer txn.Discard()
+	if err := txn.SetEntry(counterEntry(counterSeq, hwm)); err != nil {
+		return err
+	}
+	blocks := 0
+	var small []blockMeta
+	var err error
+	for _, sid := range order {
+		rows := byStream[sid]
+		sortRows(rows)
+		ret := s.retention(s.streamName(sid).Index)
+		cutBlocks(rows, func(run []blockRow) {
+			if err != nil {
+				return
+			}
+			bid := s.bidWriter.Add(1)
+			var v []byte
+			var m blockMeta
+			v, m.tmin, m.tmax = enc.encode(nil, run)
+			m.sid, m.bid = sid, bid
+			e := badger.NewEntry(m.key(), v)
+			e.ExpiresAt = expiresAt(m.tmax, ret)
+			err = txn.SetEntry(e)
+			blocks++
+			if len(run) < smallBlockRows {
+				small = append(small, m)
+			}
+		})
+		if err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-func (s *Store) commitTxn(txn *badger.Txn, reqs []*appendReq) error {
-	if err := txn.Commit(); err != nil {
-		return err
+	if blocks > 0 {
+		if err := txn.SetEntry(counterEntry(counterBid, s.bidWriter.Load())); err != nil {
+			return err
+		}
 	}
-	s.commits.Add(1)
-	n := 0
-	for _, r := range reqs {
-		n += len(r.vals)
-	}
-	s.eventsWritten.Add(int64(n))
-	return nil
-}
-
-// commitSplit writes one oversized call over several transactions. Each part is durable before the
-// next starts; a failure in the middle leaves the earlier parts stored.
-func (s *Store) commitSplit(r *appendReq, hwm uint64) error {
-	txn := s.newEventTxn(hwm)
-	from, inTxn := 0, 0
-	for i := 0; i < len(r.vals); i++ {
-		err := s.addReq(txn, r, i, i+1)
-		if err == nil {
-			inTxn++
+	for _, p := range parts {
+		if !p.last {
 			continue
 		}
-		if !errors.Is(err, badger.ErrTxnTooBig) || inTxn == 0 {
-			txn.Discard()
-			return fmt.Errorf("store: write events: %w", err)
+		for _, m := range p.r.w.Meta {
+			if err := txn.Set(append([]byte{prefixMeta}, m.Key...), append([]byte(nil), m.Value...)); err != nil {
+				return err
+			}
 		}
-		part := &appendReq{vals: r.vals[from:i]}
-		if err := s.commitTxn(txn, []*appendReq{part}); err != nil {
-			return fmt.Errorf("store: commit events: %w", err)
-		}
-		txn = s.newEventTxn(hwm)
-		from, inTxn = i, 0
-		i-- // retry this event in the fresh transaction
 	}
-	part := &appendReq{vals: r.vals[from:]}
-	if err := s.commitTxn(txn, []*appendReq{part}); err != nil {
+	if err := txn.Commit(); err != nil {
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return err
+		}
 		return fmt.Errorf("store: commit events: %w", err)
 	}
+	s.commits.Add(1)
+	s.eventsWritten.Add(int64(events))
+	s.blocksWritten.Add(int64(blocks))
+	for _, m := range small {
+		s.merge.noteSmall(m)
+	}
 	return nil
+}
+
+// streamName returns the stream of a dictionary id.
+func (s *Store) streamName(id uint32) Stream {
+	s.streamMu.RLock()
+	defer s.streamMu.RUnlock()
+	return s.streamByID[id]
 }
 
 // resolveStreams makes sure every stream of the group has a dictionary id, writing new ones first
-// so that no event key can refer to an unknown id after a crash.
+// so that no block key can refer to an unknown id after a crash.
 func (s *Store) resolveStreams(group []*appendReq) error {
 	var fresh []Stream
 	seen := map[Stream]bool{}
 	s.streamMu.RLock()
 	for _, r := range group {
-		for _, st := range r.streams {
+		var last Stream
+		for i := range r.w.Events {
+			st := Stream{Index: r.w.Events[i].Index, Sourcetype: r.w.Events[i].Sourcetype}
+			if i > 0 && st == last {
+				continue
+			}
+			last = st
 			if _, ok := s.streamByN[st]; !ok && !seen[st] {
 				seen[st] = true
 				fresh = append(fresh, st)

@@ -106,6 +106,8 @@ type serverOptions struct {
 	Data string
 	// Limits is extra limits.conf text.
 	Limits string
+	// Indexes is indexes.conf text (optional).
+	Indexes string
 	// Scheduler runs detections on their schedule; off by default so runs happen only on dispatch.
 	Scheduler bool
 	// ExtraArgs are appended to the serve command line.
@@ -135,8 +137,8 @@ func freePort(t *testing.T) string {
 }
 
 // writeConf writes inputs.conf (a plain and a useACK token), server.conf (the API token) and
-// optional limits.conf into a fresh conf dir.
-func writeConf(t *testing.T, limits string) string {
+// optional limits.conf and indexes.conf into a fresh conf dir.
+func writeConf(t *testing.T, limits, indexes string) string {
 	t.Helper()
 	dir := t.TempDir()
 	inputs := "[http://e2e]\ntoken = " + tokPlain + "\n\n[http://e2e-ack]\ntoken = " + tokAck + "\nuseACK = true\n"
@@ -146,6 +148,9 @@ func writeConf(t *testing.T, limits string) string {
 	}
 	if limits != "" {
 		files["limits.conf"] = limits
+	}
+	if indexes != "" {
+		files["indexes.conf"] = indexes
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -161,7 +166,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 	if o.Data == "" {
 		o.Data = filepath.Join(t.TempDir(), "data")
 	}
-	s := &server{t: t, data: o.Data, confDir: writeConf(t, o.Limits)}
+	s := &server{t: t, data: o.Data, confDir: writeConf(t, o.Limits, o.Indexes)}
 	s.start(o)
 	return s
 }
