@@ -36,8 +36,8 @@ const (
 	// counterMergeBid numbers the blocks the merger writes, apart from the writer's, so that the
 	// two never race on one high-water mark.
 	counterMergeBid = "mbid"
-	counterRid = "rid"
-	counterNid = "nid"
+	counterRid      = "rid"
+	counterNid      = "nid"
 )
 
 // sortableTime maps a signed timestamp to an unsigned one with the same order.
