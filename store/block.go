@@ -276,7 +276,11 @@ type Block struct {
 	// are not part of the answer. Deleted marks rows removed by DeleteEvents; nil means none.
 	Lo, Hi  int
 	Deleted []uint64
+	sid     uint32
 }
+
+// EventID identifies row i for DeleteEvents.
+func (b *Block) EventID(i int) EventID { return EventID{stream: b.sid, time: b.Time[i], seq: b.Seq[i]} }
 
 // Len is the number of rows in the block, selected or not.
 func (b *Block) Len() int { return len(b.Time) }
@@ -361,7 +365,7 @@ func decodeBlock(v []byte, m blockMeta, st Stream) (*Block, error) {
 		return nil, errBlockCorrupt
 	}
 	n := h.rows
-	b := &Block{ID: m.bid, Stream: st, Lo: 0, Hi: n,
+	b := &Block{ID: m.bid, Stream: st, sid: m.sid, Lo: 0, Hi: n,
 		Time: make([]int64, n), Seq: make([]uint64, n), Received: make([]int64, n),
 		Host: make([]string, n), Source: make([]string, n), Raw: make([]string, n)}
 	// The payload is never written again, so strings may point into it.

@@ -211,7 +211,7 @@ func eventIDs(t *testing.T, s *Store, q ScanQuery, match func(raw string) bool) 
 		}
 		for i := b.Lo; i < b.Hi; i++ {
 			if b.Live(i) && match(b.Raw[i]) {
-				ids = append(ids, EventID{Stream: b.Stream, Time: b.Time[i], Seq: b.Seq[i]})
+				ids = append(ids, b.EventID(i))
 			}
 		}
 		return nil
@@ -331,7 +331,7 @@ func TestMergeKeepsOrderAndIDs(t *testing.T) {
 		t.Fatalf("merge changed the scan:\n%v\n%v", raws(before), raws(after))
 	}
 	got := eventIDs(t, s, ScanQuery{}, func(string) bool { return true })
-	byTime := func(a, b EventID) int { return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.Seq, b.Seq)) }
+	byTime := func(a, b EventID) int { return cmp.Or(cmp.Compare(a.time, b.time), cmp.Compare(a.seq, b.seq)) }
 	slices.SortFunc(ids, byTime)
 	slices.SortFunc(got, byTime)
 	if !reflect.DeepEqual(got, ids) {

@@ -9,13 +9,6 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// EventID identifies one stored event: its stream, _time and arrival number (Block.Seq).
-type EventID struct {
-	Stream Stream
-	Time   int64
-	Seq    uint64
-}
-
 func tombstoneKey(bid uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixTombstone}, bid)
 }
@@ -99,11 +92,10 @@ func (s *Store) DeleteEvents(ctx context.Context, ids []EventID) (int, error) {
 			if err := checkCtx(ctx); err != nil {
 				return err
 			}
-			q := ScanQuery{Streams: []Stream{id.Stream}}
-			for _, m := range s.selectBlocks(txn, q, id.Time, id.Time+1) {
-				if s.streamName(m.sid) != id.Stream {
-					continue // an empty member of id.Stream matched another stream
-				}
+			if id.IsZero() {
+				continue
+			}
+			for _, m := range s.streamBlocks(txn, id.stream, id.time, id.time+1) {
 				b := decoded[m.bid]
 				if b == nil {
 					item, err := txn.Get(m.key())
@@ -117,14 +109,14 @@ func (s *Store) DeleteEvents(ctx context.Context, ids []EventID) (int, error) {
 					if err != nil {
 						return err
 					}
-					if b, err = decodeBlock(v, m, id.Stream); err != nil {
+					if b, err = decodeBlock(v, m, s.streamName(m.sid)); err != nil {
 						return fmt.Errorf("read block %d: %w", m.bid, err)
 					}
 					decoded[m.bid] = b
 				}
 				t := targets[m.bid]
 				for i := range b.Time {
-					if b.Time[i] != id.Time || b.Seq[i] != id.Seq {
+					if b.Time[i] != id.time || b.Seq[i] != id.seq {
 						continue
 					}
 					if t == nil {

@@ -18,6 +18,18 @@ type Event struct {
 	Received int64
 }
 
+// EventID names one stored event for DeleteEvents: its stream, _time and arrival number. It is
+// opaque to callers (the storage layout decides what identifies an event) and comparable; the
+// zero value names no event.
+type EventID struct {
+	stream uint32
+	time   int64
+	seq    uint64
+}
+
+// IsZero reports whether id names no event.
+func (id EventID) IsZero() bool { return id == EventID{} }
+
 // Field is one indexed field; a multivalue field has several values.
 type Field struct {
 	Name   string

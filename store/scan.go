@@ -87,32 +87,8 @@ func (s *Store) selectBlocks(txn *badger.Txn, q ScanQuery, lo, hi int64) []block
 	}
 	s.streamMu.RUnlock()
 	var out []blockMeta
-	opts := badger.IteratorOptions{PrefetchValues: false}
 	for _, sid := range sids {
-		opts.Prefix = be32Bytes(sid)
-		opts.Prefix = append([]byte{prefixBlock}, opts.Prefix...)
-		it := txn.NewIterator(opts)
-		// A block covers less than blockMaxSpan, so none that starts earlier reaches lo.
-		from := lo
-		if from > math.MinInt64+blockMaxSpan {
-			from -= blockMaxSpan
-		} else {
-			from = math.MinInt64
-		}
-		seek := append(opts.Prefix[:len(opts.Prefix):len(opts.Prefix)], be64Bytes(sortableTime(from))...)
-		for it.Seek(seek); it.Valid(); it.Next() {
-			m, ok := parseBlockKey(it.Item().Key())
-			if !ok {
-				continue
-			}
-			if m.tmin >= hi {
-				break
-			}
-			if m.tmax >= lo {
-				out = append(out, m)
-			}
-		}
-		it.Close()
+		out = append(out, s.streamBlocks(txn, sid, lo, hi)...)
 	}
 	slices.SortFunc(out, func(a, b blockMeta) int {
 		if a.tmin != b.tmin {
@@ -129,6 +105,34 @@ func (s *Store) selectBlocks(txn *badger.Txn, q ScanQuery, lo, hi int64) []block
 		}
 		return 0
 	})
+	return out
+}
+
+// streamBlocks lists the blocks of one stream that may hold events in [lo, hi), in key order.
+func (s *Store) streamBlocks(txn *badger.Txn, sid uint32, lo, hi int64) []blockMeta {
+	var out []blockMeta
+	prefix := append([]byte{prefixBlock}, be32Bytes(sid)...)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	// A block covers less than blockMaxSpan, so none that starts earlier reaches lo.
+	from := lo
+	if from > math.MinInt64+blockMaxSpan {
+		from -= blockMaxSpan
+	} else {
+		from = math.MinInt64
+	}
+	for it.Seek(append(prefix, be64Bytes(sortableTime(from))...)); it.Valid(); it.Next() {
+		m, ok := parseBlockKey(it.Item().Key())
+		if !ok {
+			continue
+		}
+		if m.tmin >= hi {
+			break
+		}
+		if m.tmax >= lo {
+			out = append(out, m)
+		}
+	}
 	return out
 }
 
