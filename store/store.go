@@ -115,6 +115,14 @@ type Store struct {
 	// merge tracks small blocks for the merger.
 	merge mergeState
 
+	// Derived columns waiting for the background column writer (columns.go).
+	colMu      sync.Mutex
+	colIdle    *sync.Cond // signalled (with colMu) when the column writer stops
+	colQueue   []columnPut
+	colBytes   int
+	colRunning bool
+	colClosed  bool
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 	m    *metrics
@@ -188,6 +196,7 @@ func Open(opts Options) (*Store, error) {
 		stop:       make(chan struct{}),
 	}
 	s.opsDone = sync.NewCond(&s.qmu)
+	s.colIdle = sync.NewCond(&s.colMu)
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
@@ -274,6 +283,10 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.qmu.Unlock()
+	// No column writer may start once Close waits for the background goroutines.
+	s.colMu.Lock()
+	s.colClosed = true
+	s.colMu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
 	// Badger must not be closed under a running scan or update.

@@ -6,14 +6,18 @@
 package knowledge
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/internal/conf"
@@ -53,6 +57,8 @@ type Knowledge struct {
 	mu    sync.RWMutex
 	plans map[planKey]*plan
 	pool  sync.Pool
+
+	fp uint64 // Fingerprint
 }
 
 // stanza kinds, in ascending precedence (props.conf.spec: source beats host beats sourcetype).
@@ -99,6 +105,8 @@ type plan struct {
 	evals    []namedEval
 	// keep, when set (narrowed plans), picks the extracted fields that go into the row.
 	keep func(string) bool
+	// full is the plan a narrowed plan was cut from (nil for full plans).
+	full *plan
 }
 
 type namedEval struct {
@@ -141,6 +149,7 @@ func New(opts Options) (*Knowledge, error) {
 	c := &compiler{transforms: layered(transforms), compiled: map[string]*extractor{}, bad: map[string]error{}}
 	var errs []error
 	pl := layered(props)
+	k.fp = fingerprint(pl, layered(transforms), k.kvLimit, k.kvMaxChars, opts.SkipInvalid)
 	names := pl.Names()
 	if _, ok := pl.Stanza(conf.DefaultStanza); ok {
 		// [default] applies to every event, also to sourcetypes without a stanza of their own.
@@ -515,10 +524,21 @@ func protected(name string) bool {
 // Extract fills row with the search-time fields of ev. When the row has no _raw yet, the
 // indexed part (_raw, _time, host, source, sourcetype, index, indexed fields) is set first.
 func (k *Knowledge) Extract(ev *store.Event, row *spl.Row) {
-	k.extract(ev, row, k.planFor(ev.Sourcetype, ev.Source, ev.Host))
+	k.extract(ev, row, k.planFor(ev.Sourcetype, ev.Source, ev.Host), nil)
 }
 
-func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan) {
+// ExtractTouched is Extract that also names every field the full knowledge may set, change or
+// remove on ev (extracted fields, alias and calculated-field targets), whether or not it is in
+// the row: a cache of extracted fields knows from it which fields are left as indexed.
+func (k *Knowledge) ExtractTouched(ev *store.Event, row *spl.Row, touched func(string)) {
+	k.extract(ev, row, k.planFor(ev.Sourcetype, ev.Source, ev.Host), touched)
+}
+
+// Fingerprint identifies the effective configuration (props.conf and transforms.conf as layered,
+// the [kv] limits): Knowledge values with the same fingerprint give every event the same fields.
+func (k *Knowledge) Fingerprint() uint64 { return k.fp }
+
+func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan, touched func(string)) {
 	if row.Get("_raw").IsNull() {
 		SetIndexed(ev, row)
 	}
@@ -543,6 +563,21 @@ func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan) {
 		x.apply(src(x.sourceKey), fs)
 	}
 	k.autoKV(p, ev.Raw, fs)
+	if touched != nil {
+		for _, f := range fs.f {
+			touched(f.name)
+		}
+		full := p
+		if p.full != nil {
+			full = p.full
+		}
+		for _, a := range full.aliases {
+			touched(a.to)
+		}
+		for _, e := range full.evals {
+			touched(e.field)
+		}
+	}
 	mergeFields(fs, row, p.keep)
 	applyAliases(p.aliases, row)
 	fs.evals = applyEvals(p.evals, row, fs.evals)
@@ -700,4 +735,44 @@ func sourceField(key string) string {
 		return key[len("field:"):]
 	}
 	return key
+}
+
+// fingerprintVersion changes when the extraction code changes what it makes of a configuration,
+// so caches keyed by Fingerprint are not reused across such a change.
+const fingerprintVersion = "hecrisk-knowledge-1"
+
+// fingerprint hashes the effective configuration: every props and transforms stanza as the
+// layers resolve it (the winning layer's keys and values, in sorted order) and the settings of
+// New that change what extraction yields.
+func fingerprint(props, transforms confSource, kvLimit, kvMaxChars int, skipInvalid bool) uint64 {
+	h := xxhash.New()
+	str := func(s string) {
+		var n [binary.MaxVarintLen64]byte
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.WriteString(s)
+	}
+	str(fingerprintVersion)
+	str(fmt.Sprint(kvLimit, kvMaxChars, skipInvalid))
+	for _, src := range []confSource{props, transforms} {
+		names := append([]string(nil), src.Names()...)
+		if _, ok := src.Stanza(conf.DefaultStanza); ok && !slices.Contains(names, conf.DefaultStanza) {
+			names = append(names, conf.DefaultStanza)
+		}
+		sort.Strings(names)
+		str("layer")
+		for _, name := range names {
+			st, _ := src.Stanza(name)
+			keys := make([]string, 0, len(st))
+			for key := range st {
+				keys = append(keys, key)
+			}
+			sort.Strings(keys)
+			str("[" + name + "]")
+			for _, key := range keys {
+				str(key)
+				str(st[key].Value)
+			}
+		}
+	}
+	return h.Sum64()
 }

@@ -73,6 +73,19 @@ func lenOf(m *map[string]bool) int {
 
 // Extract is Knowledge.Extract without the calculated fields nobody needs.
 func (n *narrowed) Extract(ev *store.Event, row *spl.Row) {
+	n.k.extract(ev, row, n.plan(ev), nil)
+}
+
+// ExtractTouched is Knowledge.ExtractTouched narrowed: the touched names are those of the full
+// knowledge.
+func (n *narrowed) ExtractTouched(ev *store.Event, row *spl.Row, touched func(string)) {
+	n.k.extract(ev, row, n.plan(ev), touched)
+}
+
+// Fingerprint is the full knowledge's.
+func (n *narrowed) Fingerprint() uint64 { return n.k.fp }
+
+func (n *narrowed) plan(ev *store.Event) *plan {
 	full := n.k.planFor(ev.Sourcetype, ev.Source, ev.Host)
 	n.mu.RLock()
 	p, ok := n.plans[full]
@@ -86,13 +99,14 @@ func (n *narrowed) Extract(ev *store.Event, row *spl.Row) {
 		}
 		n.mu.Unlock()
 	}
-	n.k.extract(ev, row, p)
+	return p
 }
 
 // narrowPlan copies full without the calculated fields and aliases nobody needs, and with
 // a keep test for the extracted fields.
 func narrowPlan(full *plan, need func(string) bool) *plan {
 	cp := *full
+	cp.full = full
 	read := map[string]bool{}
 	cp.evals = nil
 	for _, e := range full.evals {

@@ -148,13 +148,32 @@ func newRunFrom(ctx context.Context, q *Query, env Env, sink proc, from int) (*r
 			r.earliest = b
 		}
 	}
-	next := sink
-	for i := len(q.cmds) - 1; i >= from; i-- {
-		next = q.cmds[i].start(c, next)
-	}
-	r.head = next
+	r.head = startPipeline(c, q.cmds[from:], sink)
 	c.earliest, c.latest = r.earliest, r.latest
 	return r, nil
+}
+
+// startPipeline starts cmds in front of sink. A where right after a stats becomes the stats'
+// filter of its result rows (applied before they are sorted), so groups it drops are never
+// sorted; the rows and their order are what the two commands give one after the other.
+func startPipeline(c *execCtx, cmds []command, sink proc) proc {
+	next := sink
+	for i := len(cmds) - 1; i >= 0; i-- {
+		if w, ok := cmds[i].(*whereCmd); ok && i > 0 {
+			if s, ok := cmds[i-1].(*statsCmd); ok && !s.event {
+				sp := s.start(c, next).(*statsProc)
+				sp.ag.keep = func(r *Row) bool {
+					v := w.fn(c, r)
+					return v.k == kBool && v.n != 0
+				}
+				next = sp
+				i--
+				continue
+			}
+		}
+		next = cmds[i].start(c, next)
+	}
+	return next
 }
 
 // resolveTimes turns every inline time modifier of the query into a bound.
@@ -420,7 +439,7 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 		return s, r.finish()
 	}
 	if env.Events != nil {
-		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams}
+		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams, Terms: scanTerms([]sexpr{q.base})}
 		err := scanNewestFirst(ctx, env.Events, sq, r.c.now.UnixNano(), defaultDesc, func(ev *store.Event) error {
 			row := eventRow(ev, env.Knowledge, defaultRowCap)
 			if !r.acceptsEvent(ev, &row) {
@@ -544,20 +563,26 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 	}
 	if env.Events != nil {
 		know := env.Knowledge
-		if n, ok := know.(FieldNarrower); ok {
-			qs := make([]*Query, len(ms))
-			for j, m := range ms {
-				qs[j] = m.r.q
-			}
-			if need, ok := neededFields(qs); ok {
-				know = n.Narrow(need)
-			}
+		qs := make([]*Query, len(ms))
+		bases := make([]sexpr, len(ms))
+		for j, m := range ms {
+			qs[j] = m.r.q
+			bases[j] = m.r.q.base
 		}
-		sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams}
+		needAll, named := neededFields(qs)
+		if n, ok := know.(FieldNarrower); ok && named {
+			know = n.Narrow(needAll)
+		}
+		sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams, Terms: scanTerms(bases)}
 		var err error
-		if workers > 1 {
+		bs, blocks := env.Events.(BlockSource)
+		switch {
+		case workers > 1 && blocks && named:
+			cache, _ := env.Events.(ColumnCache)
+			err = scanBlocksParallel(ctx, bs, sq, newBlockPlan(ms, know, needAll, cache), workers)
+		case workers > 1:
 			err = scanParallel(ctx, env.Events, sq, know, ms, workers)
-		} else {
+		default:
 			err = scanSerial(ctx, env.Events, sq, know, ms)
 		}
 		if err != nil && !errors.Is(err, errStop) {

@@ -57,22 +57,29 @@ func (q *Query) namesItsFields() bool {
 // has the word src); any other name counts when it occurs anywhere in a query's text.
 func neededFields(qs []*Query) (func(string) bool, bool) {
 	srcs := make([]string, 0, len(qs))
-	words := map[string]bool{}
 	for _, q := range qs {
 		if !q.namesItsFields() {
 			return nil, false
 		}
 		srcs = append(srcs, q.src)
+	}
+	return namedIn(srcs), true
+}
+
+// namedIn is the test of neededFields over search texts.
+func namedIn(srcs []string) func(string) bool {
+	words := map[string]bool{}
+	for _, src := range srcs {
 		start := -1
-		for i := 0; i <= len(q.src); i++ {
-			if i < len(q.src) && isWordByte(q.src[i]) {
+		for i := 0; i <= len(src); i++ {
+			if i < len(src) && isWordByte(src[i]) {
 				if start < 0 {
 					start = i
 				}
 				continue
 			}
 			if start >= 0 {
-				words[q.src[start:i]] = true
+				words[src[start:i]] = true
 				start = -1
 			}
 		}
@@ -94,7 +101,7 @@ func neededFields(qs []*Query) (func(string) bool, bool) {
 			}
 		}
 		return false
-	}, true
+	}
 }
 
 func isWordByte(c byte) bool {

@@ -3,6 +3,8 @@ package spl
 import (
 	"net"
 	"strings"
+
+	"github.com/hecrisk/hecrisk/store"
 )
 
 // sexpr is a node of the search-language expression (the `search` command).
@@ -57,14 +59,16 @@ type sCmp struct {
 	vm    valueMatcher
 }
 
-func (s *sCmp) match(r *Row, _ *execCtx) bool {
-	v := r.Get(s.field)
+func (s *sCmp) match(r *Row, _ *execCtx) bool { return s.matchValue(r.Get(s.field)) }
+
+func (s *sCmp) matchValue(v Value) bool {
+	var one [1]string
 	switch s.op {
 	case "=":
 		if v.IsNull() {
 			return false
 		}
-		for _, x := range v.Values() {
+		for _, x := range v.appendValues(one[:0]) {
 			if s.vm.match(x) {
 				return true
 			}
@@ -75,7 +79,7 @@ func (s *sCmp) match(r *Row, _ *execCtx) bool {
 		if v.IsNull() {
 			return false
 		}
-		for _, x := range v.Values() {
+		for _, x := range v.appendValues(one[:0]) {
 			if s.vm.match(x) {
 				return false
 			}
@@ -85,7 +89,7 @@ func (s *sCmp) match(r *Row, _ *execCtx) bool {
 	if v.IsNull() {
 		return false
 	}
-	for _, x := range v.Values() {
+	for _, x := range v.appendValues(one[:0]) {
 		c := compareScalar(Str(x), Str(s.val))
 		ok := false
 		switch s.op {
@@ -111,8 +115,11 @@ type sIn struct {
 	vms   []valueMatcher
 }
 
-func (s *sIn) match(r *Row, _ *execCtx) bool {
-	for _, x := range r.Get(s.field).Values() {
+func (s *sIn) match(r *Row, _ *execCtx) bool { return s.matchValue(r.Get(s.field)) }
+
+func (s *sIn) matchValue(v Value) bool {
+	var one [1]string
+	for _, x := range v.appendValues(one[:0]) {
 		for i := range s.vms {
 			if s.vms[i].match(x) {
 				return true
@@ -131,6 +138,10 @@ type sTime struct {
 
 func (s *sTime) match(r *Row, c *execCtx) bool {
 	t, ok := r.Get("_time").Number()
+	return s.matchTime(t, ok, c)
+}
+
+func (s *sTime) matchTime(t float64, ok bool, c *execCtx) bool {
 	if !ok {
 		return false
 	}
@@ -220,16 +231,9 @@ func globMatch(p, s string) bool {
 	return true
 }
 
-// Splunk's default segmenters.conf breakers. Terms match whole segments, so
-// a keyword must start and end at a breaker (or at the ends of _raw).
-var breakers = func() (b [256]bool) {
-	for _, c := range " \t\n\r[]<>(){}|!;,'\"*&?+/:=@.-$#%\\_" {
-		b[c] = true
-	}
-	return
-}()
-
-func isBreaker(c byte) bool { return breakers[c] }
+// Terms match whole segments, so a keyword must start and end at a breaker (or at the ends of
+// _raw). The store splits text the same way for its token filters.
+func isBreaker(c byte) bool { return store.IsBreaker(c) }
 
 // kwMatcher matches a keyword or phrase (possibly with '*') against text,
 // on segment boundaries.

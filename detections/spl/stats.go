@@ -211,6 +211,7 @@ type aggState struct {
 
 func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 	var v Value
+	var one [1]string
 	switch {
 	case a.expr != nil:
 		v = a.expr(c, r)
@@ -233,11 +234,11 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 	case "count":
 		s.n++
 	case "dc", "values":
-		for _, x := range v.Values() {
+		for _, x := range v.appendValues(one[:0]) {
 			s.addDistinct(x)
 		}
 	case "list":
-		for _, x := range v.Values() {
+		for _, x := range v.appendValues(one[:0]) {
 			if len(s.strs) < 100 {
 				s.strs = append(s.strs, x)
 			}
@@ -258,7 +259,7 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 			s.bestT, s.best, s.hasT = t, v, true
 		}
 	case "min", "max", "range":
-		for _, x := range v.Values() {
+		for _, x := range v.appendValues(one[:0]) {
 			if f, ok := ParseNum(x); ok {
 				if !s.hasN || f < s.minN {
 					s.minN = f
@@ -280,7 +281,7 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 	case "mode":
 		s.strs = append(s.strs, v.Values()...)
 	default: // numeric: avg sum stdev var perc sumsq
-		for _, x := range v.Values() {
+		for _, x := range v.appendValues(one[:0]) {
 			f, ok := ParseNum(x)
 			if v.k == kNum && len(v.mv) == 0 {
 				f, ok = v.n, true
@@ -469,7 +470,11 @@ type aggregator struct {
 	c          *execCtx // for eval() inside functions
 	groups     map[string]*group
 	order      []*group
-	idBuf      []byte // scratch for the group id of single-valued keys
+	idBuf      []byte   // scratch for the group id of single-valued keys
+	keyBuf     []string // and its values
+	numCache   []numText
+	// keep, when set, drops result rows before they are sorted (a where right after stats).
+	keep func(*Row) bool
 }
 
 func newAggregator(c *execCtx, aggs []aggSpec, by []string) *aggregator {
@@ -482,7 +487,16 @@ func (ag *aggregator) add(r *Row) (newGroups int) {
 		ag.feed(g, r)
 		return
 	}
-	if g, ok := ag.lookupSingle(r); ok {
+	g, found, single := ag.lookupSingle(r)
+	if found {
+		ag.feed(g, r)
+		return
+	}
+	if single {
+		// A new group of single values: its key is the one just built.
+		k := append([]string(nil), ag.keyBuf...)
+		g = ag.create(string(ag.idBuf), k, r)
+		newGroups++
 		ag.feed(g, r)
 		return
 	}
@@ -505,43 +519,71 @@ func (ag *aggregator) add(r *Row) (newGroups int) {
 	return
 }
 
-// lookupSingle finds the existing group of a row whose by-fields each hold one value, the
-// common case, without building the key slices groupKeys allocates per row.
-func (ag *aggregator) lookupSingle(r *Row) (*group, bool) {
+// lookupSingle finds the group of a row whose by-fields each hold one value, the common case,
+// without building the key slices groupKeys allocates per row. single reports that every
+// by-field held one value: ag.idBuf and ag.keyBuf then hold the group's id and key.
+func (ag *aggregator) lookupSingle(r *Row) (g *group, found, single bool) {
 	b := ag.idBuf[:0]
+	ag.keyBuf = ag.keyBuf[:0]
+	if len(ag.numCache) < len(ag.by) {
+		ag.numCache = make([]numText, len(ag.by))
+	}
 	for i, f := range ag.by {
 		v := r.Get(f)
 		if v.k == kNull || v.k == kMulti {
-			return nil, false
+			return nil, false, false
 		}
 		if i > 0 {
 			b = append(b, 0)
 		}
-		b = append(b, v.String()...)
+		var s string
+		if v.k == kNum {
+			// Numbers (bin's _time) repeat from row to row: format each once.
+			nc := &ag.numCache[i]
+			if !nc.ok || nc.n != v.n {
+				nc.n, nc.s, nc.ok = v.n, v.String(), true
+			}
+			s = nc.s
+		} else {
+			s = v.String()
+		}
+		b = append(b, s...)
+		ag.keyBuf = append(ag.keyBuf, s)
 	}
 	ag.idBuf = b
-	g, ok := ag.groups[string(b)]
-	return g, ok
+	g, found = ag.groups[string(b)]
+	return g, found, true
+}
+
+type numText struct {
+	n  float64
+	s  string
+	ok bool
 }
 
 func (ag *aggregator) get(k []string, r *Row, created *int) *group {
 	id := strings.Join(k, "\x00")
 	g, ok := ag.groups[id]
 	if !ok {
-		g = &group{key: k, states: make([]aggState, len(ag.aggs))}
-		g.keyVal = make([]Value, len(k))
-		for i, s := range k {
-			v := r.Get(ag.by[i])
-			if v.k == kNum {
-				g.keyVal[i] = v
-			} else {
-				g.keyVal[i] = Str(s)
-			}
-		}
-		ag.groups[id] = g
-		ag.order = append(ag.order, g)
+		g = ag.create(id, k, r)
 		*created++
 	}
+	return g
+}
+
+func (ag *aggregator) create(id string, k []string, r *Row) *group {
+	g := &group{key: k, states: make([]aggState, len(ag.aggs))}
+	g.keyVal = make([]Value, len(k))
+	for i, s := range k {
+		v := r.Get(ag.by[i])
+		if v.k == kNum {
+			g.keyVal[i] = v
+		} else {
+			g.keyVal[i] = Str(s)
+		}
+	}
+	ag.groups[id] = g
+	ag.order = append(ag.order, g)
 	return g
 }
 
@@ -558,31 +600,8 @@ func (ag *aggregator) rows() []*Row {
 		ag.order = append(ag.order, &group{states: make([]aggState, len(ag.aggs))})
 	}
 	gs := ag.order
-	if len(ag.by) > 0 {
-		// Parse each key once: cmpText inside the comparator parsed numbers
-		// O(n log n) times, which dominated flushes of large group sets.
-		keys := make([]groupSortKey, len(gs))
-		for i, g := range gs {
-			keys[i] = groupSortKey{g: g, parts: make([]keyPart, len(g.key))}
-			for k, s := range g.key {
-				f, ok := ParseNum(s)
-				keys[i].parts[k] = keyPart{s: s, n: f, num: ok}
-			}
-		}
-		sort.SliceStable(keys, func(i, j int) bool {
-			a, b := keys[i].parts, keys[j].parts
-			for k := range a {
-				if c := a[k].cmp(&b[k]); c != 0 {
-					return c < 0
-				}
-			}
-			return false
-		})
-		for i := range keys {
-			gs[i] = keys[i].g
-		}
-	}
 	out := make([]*Row, 0, len(gs))
+	kept := gs[:0:0]
 	for _, g := range gs {
 		r := &Row{fields: make([]field, 0, len(ag.by)+len(ag.aggs))}
 		for i, f := range ag.by {
@@ -591,7 +610,38 @@ func (ag *aggregator) rows() []*Row {
 		for i := range ag.aggs {
 			r.Set(ag.aggs[i].as, g.states[i].result(&ag.aggs[i]))
 		}
+		// Filtering before the (stable) sort keeps the survivors in the order sorting all
+		// would give them, and spares sorting groups a where drops.
+		if ag.keep != nil && !ag.keep(r) {
+			continue
+		}
 		out = append(out, r)
+		kept = append(kept, g)
+	}
+	if len(ag.by) == 0 {
+		return out
+	}
+	// Parse each key once: cmpText inside the comparator parsed numbers O(n log n) times,
+	// which dominated flushes of large group sets.
+	keys := make([]groupSortKey, len(kept))
+	for i, g := range kept {
+		keys[i] = groupSortKey{g: g, row: out[i], parts: make([]keyPart, len(g.key))}
+		for k, s := range g.key {
+			f, ok := ParseNum(s)
+			keys[i].parts[k] = keyPart{s: s, n: f, num: ok}
+		}
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		a, b := keys[i].parts, keys[j].parts
+		for k := range a {
+			if c := a[k].cmp(&b[k]); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+	for i := range keys {
+		out[i] = keys[i].row
 	}
 	return out
 }
@@ -599,6 +649,7 @@ func (ag *aggregator) rows() []*Row {
 // groupSortKey is a group with its by-values parsed for sorting.
 type groupSortKey struct {
 	g     *group
+	row   *Row
 	parts []keyPart
 }
 

@@ -94,6 +94,18 @@ func (v Value) Values() []string {
 	return []string{v.String()}
 }
 
+// appendValues is Values without allocating for a single value: it returns the multivalue's
+// slice, or dst with the one value appended (callers pass a small array on their stack).
+func (v Value) appendValues(dst []string) []string {
+	switch v.k {
+	case kNull:
+		return dst
+	case kMulti:
+		return v.mv
+	}
+	return append(dst, v.String())
+}
+
 // Len is the number of values (mvcount).
 func (v Value) Len() int {
 	switch v.k {
