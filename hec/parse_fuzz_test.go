@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // FuzzParseBatch checks invariants of the batch parser on arbitrary bodies: no panic, errors
@@ -94,4 +96,28 @@ func BenchmarkParseBatch100(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
+}
+
+// FuzzEventText checks the fast unquoting of event texts against the JSON decoder: whenever
+// it takes a string, it must give what decoding gives.
+func FuzzEventText(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"[GIN] | 200 | \"/api/generate\""`, `"tab\there\\\/"`, `"\u00e9"`, "\"ctl\x01\"", `"é"`, `"\"`, `"a\q"`, `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+			return
+		}
+		got, ok := unquoteASCII(nil, v[1:len(v)-1])
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(v, &want); err != nil {
+			t.Fatalf("%q: unquoted to %q but JSON refuses it: %v", v, got, err)
+		}
+		if string(got) != want {
+			t.Fatalf("%q: unquoted to %q, JSON gives %q", v, got, want)
+		}
+	})
 }

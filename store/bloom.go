@@ -129,15 +129,19 @@ func buildBloom(dst []uint64, hashes []uint64) []uint64 {
 	if len(hashes) == 0 {
 		return dst
 	}
-	words := (len(hashes)*bloomBitsPerToken + 63) / 64
+	// A power of two of words lets a mask replace the division per probe.
+	words := 1
+	for words*64 < len(hashes)*bloomBitsPerToken {
+		words <<= 1
+	}
 	for range words {
 		dst = append(dst, 0)
 	}
-	nbits := uint64(words * 64)
+	mask := uint64(words*64 - 1)
 	for _, h := range hashes {
 		h1, h2 := h, bits.RotateLeft64(h, 32)|1
 		for i := uint64(0); i < bloomHashes; i++ {
-			b := (h1 + i*h2) % nbits
+			b := (h1 + i*h2) & mask
 			dst[b>>6] |= 1 << (b & 63)
 		}
 	}
@@ -155,10 +159,13 @@ func bloomHas(filter []byte, token string) bool {
 	if h == 0 {
 		h = 1
 	}
-	nbits := words * 64
+	if words&(words-1) != 0 {
+		return true // not a filter this code wrote
+	}
+	mask := words*64 - 1
 	h1, h2 := h, bits.RotateLeft64(h, 32)|1
 	for i := uint64(0); i < bloomHashes; i++ {
-		b := (h1 + i*h2) % nbits
+		b := (h1 + i*h2) & mask
 		if binary.LittleEndian.Uint64(filter[(b>>6)*8:])&(1<<(b&63)) == 0 {
 			return false
 		}

@@ -17,8 +17,10 @@ import (
 // drops deleted rows; the old blocks, their tombstones and their field caches go in the same
 // transaction.
 
-// smallBlockRows: a block with fewer rows is worth merging with its neighbours.
-const smallBlockRows = 1024
+// smallBlockRows: a block with fewer rows is worth merging with its neighbours. Group commits
+// under load write blocks of several hundred rows, which scan well enough; rewriting them would
+// double the write work exactly when the server is busiest.
+const smallBlockRows = 128
 
 // mergeSettle is how long a small block waits for neighbours before it is merged, and
 // mergeMaxWait how long a lone small block stays a candidate.
@@ -189,7 +191,7 @@ func (s *Store) findSmallBlocks() error {
 }
 
 // smallBlockBytes is the stored size under which the startup pass counts a block as small.
-const smallBlockBytes = 16 << 10
+const smallBlockBytes = 4 << 10
 
 // mergeStream merges the candidate blocks ms (sorted by MinTime) of one stream, a transaction
 // at a time.
