@@ -300,3 +300,55 @@ func (r *Runner) RunIncidentRules(ctx context.Context, at time.Time) error {
 	}
 	return nil
 }
+
+// Prime extracts, for the events of [from, to), the fields, rex captures and keyword matches the
+// searches of ds read, and stores them beside the events' blocks (spl.Prime), so a later slot over
+// those events reads them instead of extracting. It reports how many blocks it looked at.
+func (r *Runner) Prime(ctx context.Context, from, to time.Time, ds []*Detection) (int, error) {
+	var qs []*spl.Query
+	for _, d := range ds {
+		if q, err := r.query(d); err == nil {
+			qs = append(qs, q)
+		}
+	}
+	if len(qs) == 0 || r.opts.Events == nil {
+		return 0, nil
+	}
+	env := spl.Env{Now: to, Earliest: fmt.Sprint(from.Unix()), Latest: fmt.Sprint(to.Unix()), Loc: r.opts.Loc,
+		Events: r.opts.Events, Knowledge: r.opts.Knowledge, Limits: r.opts.Limits, ScanWorkers: 1}
+	return spl.Prime(ctx, qs, env)
+}
+
+// AccelerateLoop primes, every interval, the events written since the previous pass (by _time:
+// from five minutes before the previous pass's end, at first from lookback ago, up to a minute
+// ago so that the merger has settled them into blocks) for the detections enabled() returns.
+// The search-time fields of new events are so extracted once, in the background, on one
+// goroutine, instead of by the slot that first reads them; events stamped older than that (a
+// late forwarder) are extracted by the search that reads them. It returns when ctx ends.
+func (r *Runner) AccelerateLoop(ctx context.Context, enabled func() []*Detection, interval, lookback time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var done time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		to := time.Now().Add(-time.Minute)
+		from := to.Add(-lookback)
+		if !done.IsZero() && done.Add(-5*time.Minute).After(from) {
+			from = done.Add(-5 * time.Minute)
+		}
+		start := time.Now()
+		n, err := r.Prime(ctx, from, to, enabled())
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("field extraction in the background", "error", err)
+			}
+			continue
+		}
+		done = to
+		r.log.Debug("field extraction in the background", "blocks", n, "took", time.Since(start))
+	}
+}

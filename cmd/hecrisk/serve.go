@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	noSched := fs.Bool("no-scheduler", false, "do not run detections on their schedule (manual dispatch still works)")
 	concurrent := fs.Int("max-concurrent-runs", 2, "scheduled runs (shared scans) in flight at once")
 	catchUp := fs.Int("catch-up-limit", 24, "missed slots per detection run after downtime; older ones are recorded as skipped")
+	accel := fs.Duration("accelerate-interval", time.Minute, "how often the search-time fields the enabled detections read are extracted, in the background, for events of the last two hours and kept beside their blocks (0 turns it off: slots then extract what no earlier search stored)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests and runs")
 	inFlight := fs.String("max-inflight", "512MB", "memory budget of HEC requests being parsed and committed; past it HEC answers 503 code 9")
 	memLimit := fs.String("memory-limit", "2GB", "soft memory limit for the Go runtime (GOMEMLIMIT wins when set); 0 disables it")
@@ -118,6 +119,14 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if !*noSched {
 		sched.Start(ctx)
 	}
+	accelCtx, stopAccel := context.WithCancel(ctx)
+	accelDone := make(chan struct{})
+	go func() {
+		defer close(accelDone)
+		if *accel > 0 {
+			sys.runner.AccelerateLoop(accelCtx, sys.catalog.Enabled, *accel, 2*time.Hour)
+		}
+	}()
 	log.Info("hecrisk started", "hec", hecLn.Addr().String(), "api", "http://"+apiLn.Addr().String()+"/",
 		"data", b.data, "detections", len(sys.catalog.Enabled()), "scheduler", !*noSched)
 
@@ -138,6 +147,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if !*noSched {
 		sched.Stop()
 	}
+	stopAccel()
+	<-accelDone
 	if err := apiApp.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("API shutdown", "error", err)
 	}

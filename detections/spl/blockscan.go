@@ -73,6 +73,8 @@ type blockPlan struct {
 	cacheKnow bool
 	terms     []*termSpec
 	rexes     []*rexSpec
+	// prime: only compute and store the columns (Prime); no search runs.
+	prime bool
 }
 
 type termSpec struct {
@@ -453,16 +455,22 @@ func (p *captureProc) flush() error { return nil }
 // run processes one block.
 func (w *blockWorker) run(o *blockOut) {
 	w.out = o
+	o.rows = make([][]Row, len(w.p.ms))
+	o.keys = make([][]rowKey, len(w.p.ms))
+	if w.p.prime && w.primed(o.h) {
+		return
+	}
 	b, err := o.h.Decode()
 	if err != nil {
 		o.err = err
 		return
 	}
 	d := w.prepare(o.h, b)
+	if w.p.prime {
+		return
+	}
 	w.cur = d
 	defer func() { w.cur = nil }()
-	o.rows = make([][]Row, len(w.p.ms))
-	o.keys = make([][]rowKey, len(w.p.ms))
 	for j := range w.p.ms {
 		if w.stopped[j].Load() {
 			continue
@@ -806,6 +814,117 @@ func (w *blockWorker) prepare(h *store.BlockHandle, b *store.Block) *blockData {
 		p.cache.PutBlockColumns(h, put)
 	}
 	return d
+}
+
+// primed reports whether the cache already holds every column the plan computes for a block.
+func (w *blockWorker) primed(h *store.BlockHandle) bool {
+	p := w.p
+	if p.cache == nil {
+		return true
+	}
+	var ids []uint64
+	if p.cacheKnow {
+		ids = append(ids, columnID("dir", strconv.FormatUint(p.fp, 16)))
+	}
+	for _, t := range p.terms {
+		ids = append(ids, t.id)
+	}
+	for _, r := range p.rexes {
+		ids = append(ids, r.id)
+	}
+	got, err := p.cache.BlockColumns(h, ids)
+	if err != nil {
+		return false
+	}
+	for _, v := range got {
+		if v == nil {
+			return false
+		}
+	}
+	if !p.cacheKnow {
+		return true
+	}
+	r := newColumnReader(got[0])
+	touched, err1 := r.names()
+	cached, err2 := r.names()
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	have := map[string]bool{}
+	for _, nm := range cached {
+		have[nm] = true
+	}
+	for _, nm := range touched {
+		if !metaField(nm) && p.needAll(nm) && !have[nm] {
+			return false
+		}
+	}
+	return true
+}
+
+// Prime computes and stores, for every block of the range the queries read, the columns a
+// shared scan of them reads (search-time fields, rex captures, keyword matches), without running
+// them: extraction at ingest, done in the background for freshly written events so that the
+// scheduled slot finds their fields ready. Blocks whose columns are all stored are not decoded.
+// It reports how many blocks it looked at; it does nothing when the source cannot keep columns
+// or some query does not name its fields (those scans extract at search time anyway).
+func Prime(ctx context.Context, qs []*Query, env Env) (int, error) {
+	src, ok := env.Events.(BlockSource)
+	cache, ok2 := env.Events.(ColumnCache)
+	if !ok || !ok2 {
+		return 0, nil
+	}
+	ctx, cancel := withLimits(ctx, env.Limits)
+	defer cancel()
+	workers := max(env.ScanWorkers, 1)
+	results := make([]*Result, len(qs))
+	errs := make([]error, len(qs))
+	var keep []*Query
+	for _, q := range qs {
+		if q != nil && q.gen == nil {
+			keep = append(keep, q)
+		}
+	}
+	ms, earliest, latest, streams := sharedMembers(ctx, keep, env, 2, results, errs)
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	mqs := make([]*Query, len(ms))
+	for j, m := range ms {
+		mqs[j] = m.r.q
+	}
+	needAll, named := neededFields(mqs)
+	if !named {
+		return 0, nil
+	}
+	know := env.Knowledge
+	if n, ok := know.(FieldNarrower); ok {
+		know = n.Narrow(needAll)
+	}
+	p := newBlockPlan(ms, know, needAll, cache)
+	p.prime = true
+	n := 0
+	counting := countingBlocks{src: src, n: &n}
+	sq := store.ScanQuery{Earliest: earliest, Latest: storeLatest(latest), Streams: streams}
+	err := scanBlocksParallel(ctx, counting, sq, p, workers)
+	return n, err
+}
+
+type countingBlocks struct {
+	src BlockSource
+	n   *int
+}
+
+func (c countingBlocks) ScanBlocks(ctx context.Context, q store.ScanQuery, fn func(*store.BlockHandle) error) error {
+	return c.src.ScanBlocks(ctx, q, func(h *store.BlockHandle) error {
+		*c.n++
+		return fn(h)
+	})
 }
 
 // rexColumns runs a rex over every _raw of the block and encodes a column per group, as the

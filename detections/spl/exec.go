@@ -506,60 +506,9 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	var ms []*member
-	earliest, latest := int64(math.MaxInt64), int64(0)
-	var streams []store.Stream
-	allStreams := false
-	for i, q := range qs {
-		if q == nil {
-			errs[i] = errors.New("spl: nil query")
-			continue
-		}
-		if q.gen != nil {
-			results[i], errs[i] = q.Run(ctx, env)
-			continue
-		}
-		m := &member{i: i, res: &Result{}}
-		if workers > 1 && env.Events != nil {
-			m.prefix = streamingPrefix(q)
-		}
-		lim := env.Limits.MaxRows
-		m.s = &sink{seen: map[string]bool{}, emit: func(r Row) error {
-			if lim > 0 && len(m.res.Rows) >= lim {
-				return fmt.Errorf("%w: result has more than %d rows (Limits.MaxRows)", ErrLimit, lim)
-			}
-			m.res.Rows = append(m.res.Rows, r)
-			return nil
-		}}
-		r, err := newRunFrom(ctx, q, env, m.s, m.prefix)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		m.r = r
-		ms = append(ms, m)
-		earliest = min(earliest, r.earliest)
-		latest = max(latest, r.latest)
-		if q.streams == nil {
-			allStreams = true
-		}
-		for _, st := range q.streams {
-			dup := false
-			for _, have := range streams {
-				if have == st {
-					dup = true
-				}
-			}
-			if !dup {
-				streams = append(streams, st)
-			}
-		}
-	}
+	ms, earliest, latest, streams := sharedMembers(ctx, qs, env, workers, results, errs)
 	if len(ms) == 0 {
 		return results, errs
-	}
-	if allStreams {
-		streams = nil
 	}
 	if env.Events != nil {
 		know := env.Knowledge
@@ -606,6 +555,62 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 		results[m.i] = m.res
 	}
 	return results, errs
+}
+
+// sharedMembers starts every non-generating query of a shared scan (generating ones run on their
+// own, into results and errs) and returns them with the union of their ranges and streams.
+func sharedMembers(ctx context.Context, qs []*Query, env Env, workers int, results []*Result, errs []error) (ms []*member, earliest, latest int64, streams []store.Stream) {
+	earliest, latest = int64(math.MaxInt64), 0
+	allStreams := false
+	for i, q := range qs {
+		if q == nil {
+			errs[i] = errors.New("spl: nil query")
+			continue
+		}
+		if q.gen != nil {
+			results[i], errs[i] = q.Run(ctx, env)
+			continue
+		}
+		m := &member{i: i, res: &Result{}}
+		if workers > 1 && env.Events != nil {
+			m.prefix = streamingPrefix(q)
+		}
+		lim := env.Limits.MaxRows
+		m.s = &sink{seen: map[string]bool{}, emit: func(r Row) error {
+			if lim > 0 && len(m.res.Rows) >= lim {
+				return fmt.Errorf("%w: result has more than %d rows (Limits.MaxRows)", ErrLimit, lim)
+			}
+			m.res.Rows = append(m.res.Rows, r)
+			return nil
+		}}
+		r, err := newRunFrom(ctx, q, env, m.s, m.prefix)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		m.r = r
+		ms = append(ms, m)
+		earliest = min(earliest, r.earliest)
+		latest = max(latest, r.latest)
+		if q.streams == nil {
+			allStreams = true
+		}
+		for _, st := range q.streams {
+			dup := false
+			for _, have := range streams {
+				if have == st {
+					dup = true
+				}
+			}
+			if !dup {
+				streams = append(streams, st)
+			}
+		}
+	}
+	if allStreams {
+		streams = nil
+	}
+	return ms, earliest, latest, streams
 }
 
 // member is one query of a shared scan.
