@@ -189,14 +189,20 @@ func aggFromName(t token) (aggSpec, error) {
 	return aggSpec{}, errAt(t, "unknown stats function %s", t.s)
 }
 
-// aggState accumulates one function for one group.
+// aggState accumulates one function for one group. count, dc and values (most of the state
+// of a stats over 100k+ groups) need only the first fields; the rest lives in x, made on first
+// use.
 type aggState struct {
-	n      int64
+	n    int64
+	strs []string // list/values/mixed min-max/mode
+	set  map[string]struct{}
+	x    *aggExtra
+}
+
+type aggExtra struct {
 	sum    float64
 	sumsq  float64
 	nums   []float64
-	strs   []string // list/values/mixed min-max/mode
-	set    map[string]struct{}
 	bestT  float64
 	best   Value
 	hasT   bool
@@ -208,6 +214,8 @@ type aggState struct {
 	maxS   string
 	hasS   bool
 }
+
+var noExtra aggExtra
 
 func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 	var v Value
@@ -231,6 +239,13 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 		return
 	}
 	switch a.fn {
+	case "count", "dc", "values", "list", "mode":
+	default:
+		if s.x == nil {
+			s.x = &aggExtra{}
+		}
+	}
+	switch a.fn {
 	case "count":
 		s.n++
 	case "dc", "values":
@@ -244,39 +259,39 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 			}
 		}
 	case "first":
-		if !s.hasT {
-			s.best, s.hasT = v, true
+		if !s.x.hasT {
+			s.x.best, s.x.hasT = v, true
 		}
 	case "last":
-		s.best, s.hasT = v, true
+		s.x.best, s.x.hasT = v, true
 	case "earliest", "latest", "earliest_time", "latest_time":
 		t, ok := r.Get("_time").Number()
 		if !ok {
 			return
 		}
-		better := !s.hasT || (strings.HasPrefix(a.fn, "earliest") && t < s.bestT) || (strings.HasPrefix(a.fn, "latest") && t >= s.bestT)
+		better := !s.x.hasT || (strings.HasPrefix(a.fn, "earliest") && t < s.x.bestT) || (strings.HasPrefix(a.fn, "latest") && t >= s.x.bestT)
 		if better {
-			s.bestT, s.best, s.hasT = t, v, true
+			s.x.bestT, s.x.best, s.x.hasT = t, v, true
 		}
 	case "min", "max", "range":
 		for _, x := range v.appendValues(one[:0]) {
 			if f, ok := ParseNum(x); ok {
-				if !s.hasN || f < s.minN {
-					s.minN = f
+				if !s.x.hasN || f < s.x.minN {
+					s.x.minN = f
 				}
-				if !s.hasN || f > s.maxN {
-					s.maxN = f
+				if !s.x.hasN || f > s.x.maxN {
+					s.x.maxN = f
 				}
-				s.hasN = true
+				s.x.hasN = true
 				continue
 			}
-			if !s.hasS || x < s.minS {
-				s.minS = x
+			if !s.x.hasS || x < s.x.minS {
+				s.x.minS = x
 			}
-			if !s.hasS || x > s.maxS {
-				s.maxS = x
+			if !s.x.hasS || x > s.x.maxS {
+				s.x.maxS = x
 			}
-			s.hasS = true
+			s.x.hasS = true
 		}
 	case "mode":
 		s.strs = append(s.strs, v.Values()...)
@@ -290,10 +305,10 @@ func (s *aggState) add(a *aggSpec, r *Row, c *execCtx) {
 				continue
 			}
 			s.n++
-			s.sum += f
-			s.sumsq += f * f
+			s.x.sum += f
+			s.x.sumsq += f * f
 			if a.fn == "perc" {
-				s.nums = append(s.nums, f)
+				s.x.nums = append(s.x.nums, f)
 			}
 		}
 	}
@@ -328,6 +343,10 @@ func (s *aggState) addDistinct(x string) {
 }
 
 func (s *aggState) result(a *aggSpec) Value {
+	x := s.x
+	if x == nil {
+		x = &noExtra
+	}
 	switch a.fn {
 	case "count":
 		return Num(float64(s.n))
@@ -348,34 +367,34 @@ func (s *aggState) result(a *aggSpec) Value {
 	case "list":
 		return Multi(s.strs)
 	case "first", "last", "earliest", "latest":
-		if !s.hasT {
+		if !x.hasT {
 			return Value{}
 		}
-		return s.best
+		return x.best
 	case "earliest_time", "latest_time":
-		if !s.hasT {
+		if !x.hasT {
 			return Value{}
 		}
-		return Num(s.bestT)
+		return Num(x.bestT)
 	case "min":
 		// Numbers sort before strings: min prefers a number.
-		if s.hasN {
-			return Num(s.minN)
+		if x.hasN {
+			return Num(x.minN)
 		}
-		if s.hasS {
-			return Str(s.minS)
+		if x.hasS {
+			return Str(x.minS)
 		}
 	case "max":
 		// Any non-numeric value makes max lexicographic (strings sort after numbers).
-		if s.hasS {
-			return Str(s.maxS)
+		if x.hasS {
+			return Str(x.maxS)
 		}
-		if s.hasN {
-			return Num(s.maxN)
+		if x.hasN {
+			return Num(x.maxN)
 		}
 	case "range":
-		if s.hasN {
-			return Num(s.maxN - s.minN)
+		if x.hasN {
+			return Num(x.maxN - x.minN)
 		}
 	case "mode":
 		cnt := map[string]int{}
@@ -391,15 +410,15 @@ func (s *aggState) result(a *aggSpec) Value {
 		}
 	case "sum":
 		if s.n > 0 {
-			return Num(s.sum)
+			return Num(x.sum)
 		}
 	case "sumsq":
 		if s.n > 0 {
-			return Num(s.sumsq)
+			return Num(x.sumsq)
 		}
 	case "avg":
 		if s.n > 0 {
-			return Num(s.sum / float64(s.n))
+			return Num(x.sum / float64(s.n))
 		}
 	case "stdev", "var", "stdevp", "varp":
 		pop := strings.HasSuffix(a.fn, "p")
@@ -410,8 +429,8 @@ func (s *aggState) result(a *aggSpec) Value {
 		if d <= 0 {
 			return Value{}
 		}
-		mean := s.sum / float64(s.n)
-		v := (s.sumsq - float64(s.n)*mean*mean) / d
+		mean := x.sum / float64(s.n)
+		v := (x.sumsq - float64(s.n)*mean*mean) / d
 		if v < 0 {
 			v = 0
 		}
@@ -420,15 +439,15 @@ func (s *aggState) result(a *aggSpec) Value {
 		}
 		return Num(math.Sqrt(v))
 	case "perc":
-		if len(s.nums) == 0 {
+		if len(x.nums) == 0 {
 			return Value{}
 		}
-		sort.Float64s(s.nums)
+		sort.Float64s(x.nums)
 		// Lower rank on the sorted values: index = floor(p/100 * (n-1)), so
 		// the median of an even count is the lower middle value. Splunk's
 		// perc is approximate and its tie rule is undocumented.
-		i := int(math.Floor(a.pct / 100 * float64(len(s.nums)-1)))
-		return Num(s.nums[i])
+		i := int(math.Floor(a.pct / 100 * float64(len(x.nums)-1)))
+		return Num(x.nums[i])
 	}
 	return Value{}
 }
@@ -457,8 +476,19 @@ func groupKeys(r *Row, by []string) [][]string {
 
 type group struct {
 	key    []string
-	keyVal []Value // original typed values of the by-fields (numbers stay numbers)
+	// nums holds the by-fields that were numbers (isNum[i]: by-field i was the number
+	// nums[i]); the others are the strings of key. Numbers stay numbers in the result. Both
+	// are nil when no by-field was a number.
+	isNum []bool
+	nums  []float64
 	states []aggState
+}
+
+func (g *group) keyValue(i int) Value {
+	if g.isNum != nil && g.isNum[i] {
+		return Num(g.nums[i])
+	}
+	return Str(g.key[i])
 }
 
 // aggregator groups rows and computes aggregates; shared by stats,
@@ -573,13 +603,14 @@ func (ag *aggregator) get(k []string, r *Row, created *int) *group {
 
 func (ag *aggregator) create(id string, k []string, r *Row) *group {
 	g := &group{key: k, states: make([]aggState, len(ag.aggs))}
-	g.keyVal = make([]Value, len(k))
-	for i, s := range k {
-		v := r.Get(ag.by[i])
-		if v.k == kNum {
-			g.keyVal[i] = v
-		} else {
-			g.keyVal[i] = Str(s)
+	for i := range k {
+		if v := r.Get(ag.by[i]); v.k == kNum {
+			if g.nums == nil {
+				g.nums = make([]float64, len(k))
+				g.isNum = make([]bool, len(k))
+			}
+			g.nums[i] = v.n
+			g.isNum[i] = true
 		}
 	}
 	ag.groups[id] = g
@@ -605,7 +636,7 @@ func (ag *aggregator) rows() []*Row {
 	for _, g := range gs {
 		r := &Row{fields: make([]field, 0, len(ag.by)+len(ag.aggs))}
 		for i, f := range ag.by {
-			r.Set(f, g.keyVal[i])
+			r.Set(f, g.keyValue(i))
 		}
 		for i := range ag.aggs {
 			r.Set(ag.aggs[i].as, g.states[i].result(&ag.aggs[i]))
