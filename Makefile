@@ -46,7 +46,7 @@ bench: build
 # hecrisk against the OpenTelemetry Collector's splunkhecreceiver (v0.130.0, counting consumer):
 # same bodies, same client, alternating rounds; prints events/s for each and the ratio.
 bench-peer: build
-	cd bench && $(GO) run ./cmd/benchpeer --hecrisk ../$(BIN) --rounds 3 --duration 5s
+	cd bench && $(GO) run ./cmd/benchpeer --hecrisk ../$(BIN) --rounds 4 --duration 15s
 
 # Minutes of load above capacity: 503 code 9 instead of growth, an RSS bound, every Success stored.
 SOAK_DURATION    ?= 3m

@@ -2,7 +2,7 @@
 // (v0.130.0, a counting consumer, no persistence) under the same load: the same request bodies,
 // the same client, alternating A/B rounds. It prints events/s for each and the ratio.
 //
-//	benchpeer --hecrisk bin/hecrisk [--rounds 3] [--duration 5s]
+//	benchpeer --hecrisk bin/hecrisk [--rounds 4] [--duration 15s]
 //
 // hecrisk commits every batch to Badger (fsync) before it answers; the OTel receiver hands events
 // to a consumer that only counts them. The ratio is the price of durability plus protocol work.
@@ -80,8 +80,8 @@ func startOTel(ctx context.Context) (*otelPeer, error) {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := pflag.NewFlagSet("benchpeer", pflag.ContinueOnError)
 	bin := fs.String("hecrisk", "", "hecrisk binary (started on a fresh data dir)")
-	rounds := fs.Int("rounds", 3, "A/B rounds")
-	dur := fs.Duration("duration", 5*time.Second, "load time per run")
+	rounds := fs.Int("rounds", 4, "A/B rounds")
+	dur := fs.Duration("duration", 15*time.Second, "load time per run")
 	conns := fs.Int("connections", 16, "connections")
 	perReq := fs.Int("events-per-request", 100, "events per request")
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +113,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tmode\tOTel events/s\thecrisk events/s\thecrisk/OTel\t")
 	ratios := map[string][]float64{}
+	// hecrisk's own rate per round shows whether it holds up as its store fills.
+	own := map[string][]float64{}
 	for r := 1; r <= *rounds && ctx.Err() == nil; r++ {
 		for _, mode := range []string{"event", "raw"} {
 			o := loadgen.Options{Token: proc.TokenPlain, Endpoint: mode, Connections: *conns, Duration: *dur, Bodies: bodies[mode]}
@@ -155,14 +157,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 			ratio := rate["hecrisk"] / rate["otel"]
 			ratios[mode] = append(ratios[mode], ratio)
+			own[mode] = append(own[mode], rate["hecrisk"])
 			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.0f\t%.2f\t\n", r, mode, rate["otel"], rate["hecrisk"], ratio)
 		}
 	}
 	tw.Flush()
 	for _, mode := range []string{"event", "raw"} {
 		if rs := ratios[mode]; len(rs) > 0 {
+			worst := slices.Min(rs)
 			slices.Sort(rs)
-			fmt.Fprintf(out, "median hecrisk/OTel ratio, %s: %.2f\n", mode, rs[len(rs)/2])
+			fmt.Fprintf(out, "hecrisk/OTel ratio, %s: median %.2f, lowest %.2f\n", mode, rs[len(rs)/2], worst)
+		}
+		if r := own[mode]; len(r) > 1 && r[0] > 0 {
+			fmt.Fprintf(out, "hecrisk last round / first round, %s: %.2f\n", mode, r[len(r)-1]/r[0])
 		}
 	}
 	if n, err := hr.Count("index=*", "0"); err == nil {
