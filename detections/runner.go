@@ -323,17 +323,18 @@ func (r *Runner) Prime(ctx context.Context, from, to time.Time, ds []*Detection)
 // from five minutes before the previous pass's end, at first from lookback ago, up to a minute
 // ago so that the merger has settled them into blocks) for the detections enabled() returns.
 // The search-time fields of new events are so extracted once, in the background, on one
-// goroutine, instead of by the slot that first reads them; events stamped older than that (a
-// late forwarder) are extracted by the search that reads them. It returns when ctx ends.
+// goroutine, instead of by the slot that first reads them. It takes at most a tenth of one core:
+// a pass stops after a fifth of the interval, and the next waits nine times as long as the last
+// took. Events it did not get to (a burst of ingest, a late forwarder) are extracted by the
+// search that reads them, with the same result. It returns when ctx ends.
 func (r *Runner) AccelerateLoop(ctx context.Context, enabled func() []*Detection, interval, lookback time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	var done time.Time
+	wait := interval
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 		to := time.Now().Add(-time.Minute)
 		from := to.Add(-lookback)
@@ -341,14 +342,23 @@ func (r *Runner) AccelerateLoop(ctx context.Context, enabled func() []*Detection
 			from = done.Add(-5 * time.Minute)
 		}
 		start := time.Now()
-		n, err := r.Prime(ctx, from, to, enabled())
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("field extraction in the background", "error", err)
-			}
-			continue
+		pctx, cancel := context.WithTimeout(ctx, interval/5)
+		n, err := r.Prime(pctx, from, to, enabled())
+		timedOut := pctx.Err() != nil
+		cancel()
+		took := time.Since(start)
+		wait = max(interval, 9*took)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case timedOut:
+			// Behind: the next pass starts where this one did and skips what it stored.
+			r.log.Debug("field extraction in the background is behind", "blocks", n, "took", took)
+		case err != nil:
+			r.log.Warn("field extraction in the background", "error", err)
+		default:
+			done = to
+			r.log.Debug("field extraction in the background", "blocks", n, "took", took)
 		}
-		done = to
-		r.log.Debug("field extraction in the background", "blocks", n, "took", time.Since(start))
 	}
 }
