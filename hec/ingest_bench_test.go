@@ -55,7 +55,7 @@ func ollamaBodies(n, perReq int, now time.Time) [][]byte {
 // memory profiles are the ingest profiles of docs/performance.md.
 func BenchmarkIngestOllama(b *testing.B) {
 	inputs, limits := loadConf(b, map[string]string{"inputs.conf": testInputs})
-	st, err := store.Open(store.Options{Dir: b.TempDir(), SyncWrites: true, ValueThreshold: 32 << 10})
+	st, err := store.Open(store.Options{Dir: b.TempDir(), SyncWrites: true})
 	if err != nil {
 		b.Fatal(err)
 	}
