@@ -96,6 +96,10 @@ type bmember struct {
 	// the by-fields of a stats right after it (a row with one of them null counts nowhere).
 	keep     func(string) bool
 	dropNull []string
+	// stats, when set, is a stats right after the streaming head whose result does not depend
+	// on row order (orderFree): each worker aggregates the rows it sees, and the aggregates
+	// merge at the end, so its rows never travel to the ordered goroutine.
+	stats *statsCmd
 }
 
 func columnID(parts ...string) uint64 {
@@ -161,6 +165,13 @@ func newBlockPlan(ms []*member, know Knowledge, needAll func(string) bool, cache
 			}
 		}
 		bm.keep, bm.dropNull = afterPrefix(q, m.prefix)
+		if m.prefix < len(q.cmds) {
+			if sc, ok := q.cmds[m.prefix].(*statsCmd); ok && orderFree(sc) {
+				if _, ok := m.r.head.(*statsProc); ok {
+					bm.stats = sc
+				}
+			}
+		}
 		p.bms = append(p.bms, bm)
 	}
 	return p
@@ -353,6 +364,9 @@ type blockWorker struct {
 type bworkerMember struct {
 	c    *execCtx
 	head proc
+	// ag aggregates the member's rows in this worker (bmember.stats); err is what stopped it.
+	ag  *aggregator
+	err error
 	// names/keeps remember the capture's keep answers by field position.
 	names []string
 	keeps []bool
@@ -366,8 +380,17 @@ func newBlockWorker(p *blockPlan, stopped []atomic.Bool) *blockWorker {
 		c.reCache = nil
 		wm := &w.wms[j]
 		wm.c = &c
-		var next proc = &captureProc{w: w, j: j}
 		bm := p.bms[j]
+		var next proc = &captureProc{w: w, j: j}
+		if bm.stats != nil {
+			wm.ag = newAggregator(wm.c, bm.stats.aggs, bm.stats.by)
+			wm.ag.dedupSplit = bm.stats.dedupSplit
+			wm.ag.onCreate = func(g *group) {
+				b := w.cur.b
+				g.first = rowKey{b.Time[w.curRow], b.Seq[w.curRow]}
+			}
+			next = &aggProc{w: w, j: j}
+		}
 		for i := m.prefix - 1; i >= 0; i-- {
 			orig := m.r.q.cmds[i].start(wm.c, next)
 			if ri, ok := bm.rexAt[i]; ok {
@@ -451,6 +474,29 @@ func (p *captureProc) push(r *Row) error {
 }
 
 func (p *captureProc) flush() error { return nil }
+
+// aggProc ends a member's head in a worker when its stats aggregates there.
+type aggProc struct {
+	w *blockWorker
+	j int
+}
+
+func (p *aggProc) push(r *Row) error {
+	wm := &p.w.wms[p.j]
+	if wm.err != nil {
+		return nil
+	}
+	for n := wm.ag.add(r); n > 0; n-- {
+		if err := wm.c.hold(&Row{}); err != nil {
+			wm.err = err
+			p.w.stopped[p.j].Store(true)
+			return nil
+		}
+	}
+	return nil
+}
+
+func (p *aggProc) flush() error { return nil }
 
 // run processes one block.
 func (w *blockWorker) run(o *blockOut) {
@@ -1135,8 +1181,10 @@ func scanBlocksParallel(ctx context.Context, src BlockSource, sq store.ScanQuery
 	jobs := make(chan *blockOut, 2*workers)
 	order := make(chan *blockOut, 2*workers)
 	var wg sync.WaitGroup
+	bws := make([]*blockWorker, 0, workers)
 	for range workers {
 		w := newBlockWorker(p, stopped)
+		bws = append(bws, w)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -1203,7 +1251,37 @@ func scanBlocksParallel(ctx context.Context, src BlockSource, sq store.ScanQuery
 	if ferr := <-consumed; ferr != nil && err == nil {
 		err = ferr
 	}
+	if !p.prime {
+		mergeWorkerStats(p, bws)
+	}
 	return err
+}
+
+// mergeWorkerStats hands the members whose stats aggregated in the workers their merged groups.
+func mergeWorkerStats(p *blockPlan, bws []*blockWorker) {
+	for j, m := range p.ms {
+		if p.bms[j].stats == nil || m.r.done {
+			continue
+		}
+		parts := make([]*aggregator, 0, len(bws))
+		for _, w := range bws {
+			if err := w.wms[j].err; err != nil {
+				m.r.fail(err)
+				break
+			}
+			parts = append(parts, w.wms[j].ag)
+		}
+		if m.r.done {
+			continue
+		}
+		sp := m.r.head.(*statsProc)
+		for n := sp.ag.mergeFrom(parts); n > 0; n-- {
+			if err := m.r.c.hold(&Row{}); err != nil {
+				m.r.fail(err)
+				break
+			}
+		}
+	}
 }
 
 // rowMerge hands one member the rows of blocks that arrive in MinTime order, in (_time, seq)
@@ -1219,6 +1297,8 @@ type outCursor struct {
 }
 
 func (c *outCursor) key() rowKey { return c.keys[c.i] }
+
+func lessKey(a, b rowKey) bool { return less(a, b) }
 
 func less(a, b rowKey) bool {
 	if a.time != b.time {

@@ -50,6 +50,9 @@ func blockTestQueries(t *testing.T) ([]string, []*spl.Query) {
 		`index=* team=* | stats count, values(team) as teams, values(host) as hosts by index, sourcetype`,
 		`index=* NOT "GIN" (level=INFO OR level=WARN) | stats count by level, host`,
 		`index=* "10.0.0.3" OR "terminated" | stats count by index, src, host`,
+		// Keys that sort equal ("1", "1.0") keep the order their groups were made in, and a key
+		// seen as a string and as a number is typed as its first event had it.
+		`index=* | eval k=case(len(_raw)%3==0, "1", len(_raw)%3==1, "1.0", 1=1, 1) | stats count, dc(host) as h, max(_time) as t by k | eval kind=typeof(k)`,
 	}
 	for _, s := range extra {
 		q, err := spl.Parse(s, nil)

@@ -479,9 +479,12 @@ type group struct {
 	// nums holds the by-fields that were numbers (isNum[i]: by-field i was the number
 	// nums[i]); the others are the strings of key. Numbers stay numbers in the result. Both
 	// are nil when no by-field was a number.
-	isNum []bool
-	nums  []float64
+	isNum  []bool
+	nums   []float64
 	states []aggState
+	// first is the (_time, seq) of the event the group was made from, in a block scan whose
+	// workers aggregate on their own (see orderFree); their groups then merge by it.
+	first rowKey
 }
 
 func (g *group) keyValue(i int) Value {
@@ -505,6 +508,8 @@ type aggregator struct {
 	numCache   []numText
 	// keep, when set, drops result rows before they are sorted (a where right after stats).
 	keep func(*Row) bool
+	// onCreate, when set, sees every new group.
+	onCreate func(*group)
 }
 
 func newAggregator(c *execCtx, aggs []aggSpec, by []string) *aggregator {
@@ -615,6 +620,9 @@ func (ag *aggregator) create(id string, k []string, r *Row) *group {
 	}
 	ag.groups[id] = g
 	ag.order = append(ag.order, g)
+	if ag.onCreate != nil {
+		ag.onCreate(g)
+	}
 	return g
 }
 
@@ -707,4 +715,113 @@ func (a *keyPart) cmp(b *keyPart) int {
 		return 1
 	}
 	return strings.Compare(a.s, b.s)
+}
+
+// orderFree reports whether a stats gives the same result whatever order its rows come in, and
+// whichever rows of a group are aggregated first: its functions only count, collect distinct
+// values, take extremes or percentiles, or pick the earliest or latest _time (ties then give the
+// same value). Sums and averages are left out: floating-point addition depends on order. The
+// order in which groups appear still matters (groups whose keys sort equal keep it), which the
+// merge restores from each group's first event.
+func orderFree(s *statsCmd) bool {
+	if s.event {
+		return false
+	}
+	for _, a := range s.aggs {
+		if a.expr != nil {
+			return false
+		}
+		switch a.fn {
+		case "count", "dc", "values", "min", "max", "range", "perc", "earliest_time", "latest_time":
+		case "earliest", "latest":
+			if a.field != "_time" {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// merge folds o (the same function over other rows) into s; see orderFree for which functions.
+func (s *aggState) merge(a *aggSpec, o *aggState) {
+	switch a.fn {
+	case "count":
+		s.n += o.n
+		return
+	case "dc", "values":
+		for _, x := range o.strs {
+			s.addDistinct(x)
+		}
+		for x := range o.set {
+			s.addDistinct(x)
+		}
+		return
+	}
+	if o.x == nil {
+		return
+	}
+	if s.x == nil {
+		s.x = &aggExtra{}
+	}
+	x, y := s.x, o.x
+	switch a.fn {
+	case "min", "max", "range":
+		if y.hasN {
+			if !x.hasN || y.minN < x.minN {
+				x.minN = y.minN
+			}
+			if !x.hasN || y.maxN > x.maxN {
+				x.maxN = y.maxN
+			}
+			x.hasN = true
+		}
+		if y.hasS {
+			if !x.hasS || y.minS < x.minS {
+				x.minS = y.minS
+			}
+			if !x.hasS || y.maxS > x.maxS {
+				x.maxS = y.maxS
+			}
+			x.hasS = true
+		}
+	case "perc":
+		x.nums = append(x.nums, y.nums...)
+	case "earliest", "earliest_time":
+		if y.hasT && (!x.hasT || y.bestT < x.bestT) {
+			x.bestT, x.best, x.hasT = y.bestT, y.best, true
+		}
+	case "latest", "latest_time":
+		if y.hasT && (!x.hasT || y.bestT >= x.bestT) {
+			x.bestT, x.best, x.hasT = y.bestT, y.best, true
+		}
+	}
+}
+
+// mergeFrom folds the groups of other aggregators of the same stats (each over some of the rows)
+// into ag, which must be empty, and orders the groups by the first event each was made from, as
+// one aggregator fed every row in (_time, seq) order would have made them.
+func (ag *aggregator) mergeFrom(parts []*aggregator) (created int) {
+	for _, p := range parts {
+		for _, g := range p.order {
+			id := strings.Join(g.key, "\x00")
+			have, ok := ag.groups[id]
+			if !ok {
+				ag.groups[id] = g
+				ag.order = append(ag.order, g)
+				created++
+				continue
+			}
+			if lessKey(g.first, have.first) {
+				// The group's by-values are typed as its first event had them.
+				have.isNum, have.nums, have.first = g.isNum, g.nums, g.first
+			}
+			for i := range ag.aggs {
+				have.states[i].merge(&ag.aggs[i], &g.states[i])
+			}
+		}
+	}
+	sort.SliceStable(ag.order, func(i, j int) bool { return lessKey(ag.order[i].first, ag.order[j].first) })
+	return created
 }
