@@ -475,7 +475,7 @@ func groupKeys(r *Row, by []string) [][]string {
 }
 
 type group struct {
-	key    []string
+	key []string
 	// nums holds the by-fields that were numbers (isNum[i]: by-field i was the number
 	// nums[i]); the others are the strings of key. Numbers stay numbers in the result. Both
 	// are nil when no by-field was a number.
