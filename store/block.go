@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/klauspost/compress/s2"
@@ -421,7 +422,7 @@ func decodeBlock(v []byte, m blockMeta, st Stream) (*Block, error) {
 				if nv > 0 {
 					fs[j].Values = make([]string, nv)
 					for k := range fs[j].Values {
-						fs[j].Values[k] = d.str()
+						fs[j].Values[k] = strings.Clone(d.str())
 					}
 				}
 			}
@@ -503,7 +504,9 @@ func (d *strDecoder) dict() []string {
 	}
 	out := make([]string, n)
 	for i := range out {
-		out[i] = d.str()
+		// Copied: a dictionary value (a host, a field name) often outlives the block in a
+		// search's groups, and a substring would keep the whole decoded block alive.
+		out[i] = strings.Clone(d.str())
 	}
 	return out
 }
