@@ -96,16 +96,16 @@ type arena struct {
 	scratch []byte // unquoting space, reused from event to event
 }
 
-const arenaChunk = 64 << 10
+const arenaChunk = 1 << 20
 
 func (a *arena) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > arenaChunk/4 {
-		return string(b)
-	}
 	if cap(a.chunk)-len(a.chunk) < len(b) {
+		if len(b) > arenaChunk/4 {
+			return string(b)
+		}
 		a.chunk = make([]byte, 0, arenaChunk)
 	}
 	start := len(a.chunk)
@@ -120,7 +120,11 @@ func (a *arena) str(b []byte) string {
 func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 	var b Batch
 	n := 0
-	in := interner{texts: &arena{}}
+	// Event texts are never longer than the body: one chunk of that size holds them all.
+	in := interner{texts: &arena{chunk: make([]byte, 0, min(len(body), arenaChunk))}}
+	// Events are a few hundred bytes of JSON each; growing from an estimate saves most copies.
+	b.Events = make([]store.Event, 0, min(len(body)/256+1, 4096))
+	b.HasTime = make([]bool, 0, cap(b.Events))
 	rest := skipSpace(body)
 	if len(rest) == 0 {
 		return b, NewError(CodeNoData)

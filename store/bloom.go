@@ -34,6 +34,7 @@ type tokenSet struct {
 	slots []uint64 // open addressing; 0 marks an empty slot
 	n     int
 	lower []byte
+	out   []uint64
 }
 
 func (t *tokenSet) reset(hint int) {
@@ -115,12 +116,13 @@ func lowerASCII(dst []byte, s string) []byte {
 }
 
 func (t *tokenSet) hashes() []uint64 {
-	out := t.slots[:0:0]
+	out := t.out[:0]
 	for _, h := range t.slots {
 		if h != 0 {
 			out = append(out, h)
 		}
 	}
+	t.out = out
 	return out
 }
 

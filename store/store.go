@@ -53,19 +53,24 @@ type Options struct {
 	// MemTableSize is Badger's memtable size (default 64 MiB). One transaction holds at most 15% of
 	// it, which bounds how many queued calls share one commit. Tests use small values.
 	MemTableSize int64
-	// BlockCacheSize is Badger's block cache (default 256 MiB).
+	// BlockCacheSize is Badger's block cache of LSM-tree blocks (default 64 MiB: event blocks
+	// live in the value log, so the tree holds keys, pointers and risk events).
 	BlockCacheSize int64
 	// GCInterval is the period of the value-log GC loop (default 5m; negative disables it).
 	GCInterval time.Duration
 	// MergeInterval is how often small event blocks (a quiet server commits a few events at a
 	// time) are merged into full ones and deletions applied (default 10s; negative disables).
 	MergeInterval time.Duration
-	// ValueThreshold overrides Badger's value threshold: values at least this big live in the
-	// value log instead of the LSM tree (default: Badger's, 1 MiB, or less for small memtables).
+	// ValueThreshold is Badger's value threshold: values at least this big (event blocks, most
+	// derived columns) live in the value log, written once, and the LSM tree holds a pointer;
+	// smaller ones (risk events, small blocks) live in the tree. Default 32 KiB.
 	ValueThreshold int64
 }
 
-const defaultMaxQueueBytes = 64 << 20
+const (
+	defaultMaxQueueBytes  = 64 << 20
+	defaultValueThreshold = 32 << 10
+)
 
 // Store is the Badger-backed storage of hecrisk. All methods are safe for concurrent use.
 type Store struct {
@@ -172,8 +177,16 @@ func Open(opts Options) (*Store, error) {
 			bopts = bopts.WithValueThreshold(limit)
 		}
 	}
-	if opts.ValueThreshold > 0 && opts.ValueThreshold < bopts.ValueThreshold {
+	// Blocks kept in the tree were copied into every table flush and compaction, and the table
+	// builder buffered them: hundreds of megabytes under steady ingest.
+	if opts.ValueThreshold <= 0 {
+		opts.ValueThreshold = defaultValueThreshold
+	}
+	if opts.ValueThreshold < bopts.ValueThreshold {
 		bopts = bopts.WithValueThreshold(opts.ValueThreshold)
+	}
+	if opts.BlockCacheSize <= 0 {
+		opts.BlockCacheSize = 64 << 20
 	}
 	if opts.BlockCacheSize > 0 {
 		bopts = bopts.WithBlockCacheSize(opts.BlockCacheSize)

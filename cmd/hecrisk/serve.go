@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	noSched := fs.Bool("no-scheduler", false, "do not run detections on their schedule (manual dispatch still works)")
 	concurrent := fs.Int("max-concurrent-runs", 2, "scheduled runs (shared scans) in flight at once")
 	catchUp := fs.Int("catch-up-limit", 24, "missed slots per detection run after downtime; older ones are recorded as skipped")
+	debugAddr := fs.String("debug-addr", "", "serve Go's net/http/pprof profiles (CPU, heap, goroutines) on this loopback address, e.g. 127.0.0.1:6060; empty: off")
 	accel := fs.Duration("accelerate-interval", time.Minute, "how often the search-time fields the enabled detections read are extracted, in the background, for events of the last two hours and kept beside their blocks (0 turns it off: slots then extract what no earlier search stored)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests and runs")
 	inFlight := fs.String("max-inflight", "512MB", "memory budget of HEC requests being parsed and committed; past it HEC answers 503 code 9")
@@ -52,6 +53,14 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	// keep up instead of letting the heap double.
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && limit > 0 {
 		debug.SetMemoryLimit(limit)
+	}
+
+	if *debugAddr != "" {
+		stopDebug, err := serveDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
 	}
 
 	reg := prometheus.NewRegistry()
