@@ -391,7 +391,13 @@ func newBlockWorker(p *blockPlan, stopped []atomic.Bool) *blockWorker {
 			}
 			next = &aggProc{w: w, j: j}
 		}
-		for i := m.prefix - 1; i >= 0; i-- {
+		stages := filterOrder(m.r.q.cmds[:m.prefix], bm.dropNull)
+		for k := len(stages) - 1; k >= 0; k-- {
+			i := stages[k]
+			if i < 0 {
+				next = &nullDropProc{by: bm.dropNull, next: next}
+				continue
+			}
 			orig := m.r.q.cmds[i].start(wm.c, next)
 			if ri, ok := bm.rexAt[i]; ok {
 				next = &rexColumnsProc{w: w, rex: ri, cmd: p.rexes[ri].cmd, next: next, orig: orig}
@@ -403,6 +409,86 @@ func newBlockWorker(p *blockPlan, stopped []atomic.Bool) *blockWorker {
 	}
 	return w
 }
+
+// filterOrder returns the order in which a worker runs the streaming head cmds: each where whose
+// fields are known moves up to right after the last command that sets one of them, and -1 (the
+// null by-field drop of a following stats, when dropNull is set) likewise. A filter then spares
+// the evals and rex captures of rows it drops, and every command still sees the values it would
+// have seen: the commands it moves past set none of the fields it reads, and drop no row.
+func filterOrder(cmds []command, dropNull []string) []int {
+	var out []int
+	writes := func(i int, fields []string) bool {
+		var set []string
+		switch c := cmds[i].(type) {
+		case *evalCmd:
+			for _, a := range c.assigns {
+				set = append(set, a.field)
+			}
+		case *rexCmd:
+			for _, g := range c.groups {
+				set = append(set, g.name)
+			}
+			if c.sed != nil {
+				set = append(set, c.field)
+			}
+		case *binCmd:
+			set = append(set, c.as, c.field)
+		case *searchCmd, *whereCmd:
+			return false
+		default:
+			return true
+		}
+		for _, f := range fields {
+			for _, x := range set {
+				if f == x {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	insert := func(stage int, fields []string) {
+		at := 0
+		for k := len(out) - 1; k >= 0; k-- {
+			if out[k] >= 0 && writes(out[k], fields) {
+				at = k + 1
+				break
+			}
+		}
+		out = append(out, 0)
+		copy(out[at+1:], out[at:])
+		out[at] = stage
+	}
+	for i, c := range cmds {
+		if w, ok := c.(*whereCmd); ok && w.known {
+			insert(i, w.fields)
+			continue
+		}
+		out = append(out, i)
+	}
+	if dropNull != nil {
+		insert(-1, dropNull)
+	}
+	return out
+}
+
+// nullDropProc drops a row with a null by-field of the stats that follows the streaming head:
+// such a row joins no group.
+type nullDropProc struct {
+	by   []string
+	next proc
+}
+
+func (p *nullDropProc) push(r *Row) error {
+	for _, f := range p.by {
+		if r.Get(f).IsNull() {
+			return nil
+		}
+	}
+	return p.next.push(r)
+}
+
+func (p *nullDropProc) flush() error { return p.next.flush() }
 
 // rexColumnsProc applies a rex from the block's columns: each group the regex matched is set,
 // exactly as running it would (a group that took no part, or no match, leaves the field be).
@@ -632,20 +718,17 @@ func (w *blockWorker) compile(x sexpr, d *blockData, bm *bmember, c *execCtx) fu
 			v := n.matchValue(Value{})
 			return func(int) bool { return v }
 		}
-		if col.kind == colDict && len(col.dict) <= 64 {
-			// One answer per distinct value.
-			ans := make([]bool, len(col.dict))
-			for k, v := range col.dict {
-				ans[k] = n.matchValue(v)
-			}
-			ids := col.ids
-			return func(i int) bool { return ans[ids[i]] }
+		if col.kind == colDict || col.kind == colConst {
+			return memoMatch(col, n.matchValue)
 		}
 		return func(i int) bool { return n.matchValue(col.get(i)) }
 	case *sIn:
 		col := d.col(n.field)
 		if col == nil {
 			return func(int) bool { return false }
+		}
+		if col.kind == colDict || col.kind == colConst {
+			return memoMatch(col, n.matchValue)
 		}
 		return func(i int) bool { return n.matchValue(col.get(i)) }
 	case *sTime:
@@ -662,6 +745,30 @@ func (w *blockWorker) compile(x sexpr, d *blockData, bm *bmember, c *execCtx) fu
 		}
 		return x.match(&row, c)
 	}
+}
+
+// memoMatch tests a dictionary column once per distinct value, as rows first need it.
+func memoMatch(col *dcol, match func(Value) bool) func(int) bool {
+	ans := make([]int8, len(col.dict)) // 0 not yet, 1 yes, 2 no
+	test := func(k uint32) bool {
+		switch ans[k] {
+		case 1:
+			return true
+		case 2:
+			return false
+		}
+		ok := match(col.dict[k])
+		ans[k] = 2
+		if ok {
+			ans[k] = 1
+		}
+		return ok
+	}
+	if col.kind == colConst {
+		return func(int) bool { return test(0) }
+	}
+	ids := col.ids
+	return func(i int) bool { return test(ids[i]) }
 }
 
 // termBits returns (computing when needed) which rows keyword t matches.
@@ -1257,31 +1364,37 @@ func scanBlocksParallel(ctx context.Context, src BlockSource, sq store.ScanQuery
 	return err
 }
 
-// mergeWorkerStats hands the members whose stats aggregated in the workers their merged groups.
+// mergeWorkerStats hands the members whose stats aggregated in the workers their merged groups,
+// a member per goroutine (they share nothing).
 func mergeWorkerStats(p *blockPlan, bws []*blockWorker) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(len(bws), 1))
 	for j, m := range p.ms {
 		if p.bms[j].stats == nil || m.r.done {
 			continue
 		}
-		parts := make([]*aggregator, 0, len(bws))
-		for _, w := range bws {
-			if err := w.wms[j].err; err != nil {
-				m.r.fail(err)
-				break
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			parts := make([]*aggregator, 0, len(bws))
+			for _, w := range bws {
+				if err := w.wms[j].err; err != nil {
+					m.r.fail(err)
+					return
+				}
+				parts = append(parts, w.wms[j].ag)
 			}
-			parts = append(parts, w.wms[j].ag)
-		}
-		if m.r.done {
-			continue
-		}
-		sp := m.r.head.(*statsProc)
-		for n := sp.ag.mergeFrom(parts); n > 0; n-- {
-			if err := m.r.c.hold(&Row{}); err != nil {
-				m.r.fail(err)
-				break
+			sp := m.r.head.(*statsProc)
+			for n := sp.ag.mergeFrom(parts); n > 0; n-- {
+				if err := m.r.c.hold(&Row{}); err != nil {
+					m.r.fail(err)
+					return
+				}
 			}
-		}
+		}()
 	}
+	wg.Wait()
 }
 
 // rowMerge hands one member the rows of blocks that arrive in MinTime order, in (_time, seq)

@@ -38,7 +38,13 @@ func (s *searchCmd) start(c *execCtx, next proc) proc {
 	return &mapProc{fn: func(r *Row) bool { return s.x.match(r, c) }, next: next}
 }
 
-type whereCmd struct{ fn evalFn }
+type whereCmd struct {
+	fn evalFn
+	// fields are what fn reads, when known: the block scan evaluates the where as soon as
+	// they are set.
+	fields []string
+	known  bool
+}
 
 func (*whereCmd) name() string { return "where" }
 func (w *whereCmd) start(c *execCtx, next proc) proc {

@@ -66,6 +66,9 @@ type evalCompiler struct {
 	fields []string
 	seen   map[string]bool
 	refs   []string // every reference, for mvfilter
+	// opaque: the expression reads fields it does not name (searchmatch), so fields is not
+	// all it reads.
+	opaque bool
 }
 
 func (ec *evalCompiler) useField(name string) {

@@ -69,6 +69,7 @@ func (ec *evalCompiler) parseCall(name token) (evalFn, error) {
 		if err != nil {
 			return nil, err
 		}
+		ec.opaque = true
 		return func(c *execCtx, r *Row) Value { return boolVal(sx.match(r, c)) }, nil
 	case "mvfilter":
 		refs := uniq(ec.refs[refStart:])

@@ -355,7 +355,12 @@ func parseWhere(ts *tokStream, head token) (command, error) {
 	if err := expectEOF(ts); err != nil {
 		return nil, err
 	}
-	return &whereCmd{fn: fn}, nil
+	w := &whereCmd{fn: fn}
+	if !ec.opaque {
+		w.fields = ec.fields
+		w.known = true
+	}
+	return w, nil
 }
 
 func parseEvalCmd(ts *tokStream, head token) (command, error) {

@@ -475,6 +475,7 @@ func groupKeys(r *Row, by []string) [][]string {
 }
 
 type group struct {
+	id  string // the key's values joined by \x00, the groups map's key
 	key []string
 	// nums holds the by-fields that were numbers (isNum[i]: by-field i was the number
 	// nums[i]); the others are the strings of key. Numbers stay numbers in the result. Both
@@ -607,7 +608,7 @@ func (ag *aggregator) get(k []string, r *Row, created *int) *group {
 }
 
 func (ag *aggregator) create(id string, k []string, r *Row) *group {
-	g := &group{key: k, states: make([]aggState, len(ag.aggs))}
+	g := &group{id: id, key: k, states: make([]aggState, len(ag.aggs))}
 	for i := range k {
 		if v := r.Get(ag.by[i]); v.k == kNum {
 			if g.nums == nil {
@@ -805,10 +806,9 @@ func (s *aggState) merge(a *aggSpec, o *aggState) {
 func (ag *aggregator) mergeFrom(parts []*aggregator) (created int) {
 	for _, p := range parts {
 		for _, g := range p.order {
-			id := strings.Join(g.key, "\x00")
-			have, ok := ag.groups[id]
+			have, ok := ag.groups[g.id]
 			if !ok {
-				ag.groups[id] = g
+				ag.groups[g.id] = g
 				ag.order = append(ag.order, g)
 				created++
 				continue
