@@ -96,6 +96,10 @@ type bmember struct {
 	// the by-fields of a stats right after it (a row with one of them null counts nowhere).
 	keep     func(string) bool
 	dropNull []string
+	// early is a where the worker can test on the columns before building a row: only rex
+	// captures served from columns run before it (earlyRex, plan rex indices in order).
+	early    *whereCmd
+	earlyRex []int
 	// stats, when set, is a stats right after the streaming head whose result does not depend
 	// on row order (orderFree): each worker aggregates the rows it sees, and the aggregates
 	// merge at the end, so its rows never travel to the ordered goroutine.
@@ -165,6 +169,20 @@ func newBlockPlan(ms []*member, know Knowledge, needAll func(string) bool, cache
 			}
 		}
 		bm.keep, bm.dropNull = afterPrefix(q, m.prefix)
+		for _, i := range filterOrder(q.cmds[:m.prefix], bm.dropNull) {
+			if i < 0 {
+				break
+			}
+			if w, ok := q.cmds[i].(*whereCmd); ok && w.known {
+				bm.early = w
+				break
+			}
+			ri, ok := bm.rexAt[i]
+			if !ok {
+				break
+			}
+			bm.earlyRex = append(bm.earlyRex, ri)
+		}
 		if m.prefix < len(q.cmds) {
 			if sc, ok := q.cmds[m.prefix].(*statsCmd); ok && orderFree(sc) {
 				if _, ok := m.r.head.(*statsProc); ok {
@@ -657,9 +675,10 @@ func (w *blockWorker) runMember(j int, d *blockData) {
 			idx = append(idx, ci)
 		}
 	}
+	early := w.earlyTest(d, bm, wm.c)
 	row := &w.row
 	for i := lo; i < hi; i++ {
-		if !b.Live(i) || (pred != nil && !pred(i)) {
+		if !b.Live(i) || (pred != nil && !pred(i)) || (early != nil && !early(i)) {
 			continue
 		}
 		*row = Row{fields: w.rowBuf[:0]}
@@ -672,6 +691,56 @@ func (w *blockWorker) runMember(j int, d *blockData) {
 		w.curRow = i
 		_ = wm.head.push(row)
 		w.rowBuf = row.fields[:0]
+	}
+}
+
+// earlyTest returns the member's early where as a test of block rows: the where reads a row
+// of only its fields, as the cached rex captures before it would set them. Nil when the member
+// has none or this block's captures are not in columns.
+func (w *blockWorker) earlyTest(d *blockData, bm *bmember, c *execCtx) func(int) bool {
+	if bm.early == nil {
+		return nil
+	}
+	type src struct {
+		name string
+		col  *dcol
+		rex  []*dcol // captures that set the field, in order
+	}
+	var srcs []src
+	for _, f := range bm.early.fields {
+		sc := src{name: f, col: d.col(f)}
+		for _, ri := range bm.earlyRex {
+			if d.rex[ri] == nil {
+				return nil
+			}
+			for g, gr := range w.p.rexes[ri].cmd.groups {
+				if gr.name == f {
+					sc.rex = append(sc.rex, &d.rex[ri][g])
+				}
+			}
+		}
+		srcs = append(srcs, sc)
+	}
+	buf := make([]field, 0, len(srcs))
+	fn := bm.early.fn
+	return func(i int) bool {
+		r := Row{fields: buf[:0]}
+		for _, sc := range srcs {
+			var v Value
+			if sc.col != nil {
+				v = sc.col.get(i)
+			}
+			for _, rc := range sc.rex {
+				if x := rc.get(i); x.k != kNull {
+					v = x
+				}
+			}
+			if v.k != kNull {
+				r.fields = append(r.fields, field{sc.name, v})
+			}
+		}
+		v := fn(c, &r)
+		return v.k == kBool && v.n != 0
 	}
 }
 
