@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/hecrisk/hecrisk/internal/jsonlimit"
 	"github.com/hecrisk/hecrisk/store"
 )
 
@@ -30,6 +31,10 @@ type BatchOptions struct {
 	MaxEventSize int
 	// AllowIndex reports whether the token may write to an index; nil allows every index.
 	AllowIndex func(index string) bool
+	// MaxDepth bounds the nesting of arrays and objects in an envelope; 0 means
+	// jsonlimit.MaxDepth. A deeper envelope refuses the whole request (code 6 naming it), since
+	// the decoders that follow recurse once per level.
+	MaxDepth int
 }
 
 // Batch is the result of parsing a JSON event body.
@@ -61,33 +66,52 @@ const parseFlags = json.DontCopyRawMessage | json.DontCopyNumber | json.DontMatc
 // sourcetype), which saves most of the per-event allocations.
 const envelopeFlags = parseFlags | json.DontCopyString
 
-// interner returns stable copies of strings that may alias a reused buffer.
-type interner map[string]string
+// interner returns stable copies of strings that may alias a reused buffer. It also carries
+// the scratch index parseFields uses to merge repeated field names.
+type interner struct {
+	strs   map[string]string
+	fields map[string]int
+}
 
-func (in interner) get(s string) string {
+func (in *interner) get(s string) string {
 	if s == "" {
 		return ""
 	}
-	if v, ok := in[s]; ok {
+	if v, ok := in.strs[s]; ok {
 		return v
 	}
-	if len(in) >= 256 {
+	if len(in.strs) >= 256 {
 		// Many distinct values: interning would only grow the map.
 		return strings.Clone(s)
 	}
+	if in.strs == nil {
+		in.strs = map[string]string{}
+	}
 	v := strings.Clone(s)
-	in[v] = v
+	in.strs[v] = v
 	return v
 }
 
 // ParseBatch parses a /services/collector/event body: JSON objects back to back with any
 // whitespace between them, or top-level arrays of objects. On error it returns the events that
 // precede the bad one (Splunk indexes those) and an *Error whose InvalidEvent is the bad event's
-// position.
+// position. An envelope nested deeper than opts.MaxDepth is the exception: it returns no event
+// at all, so nothing of a request carrying such a payload is stored.
 func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = jsonlimit.MaxDepth
+	}
+	b, err := parseBatch(body, opts)
+	if err != nil && err.tooDeep {
+		return Batch{}, err
+	}
+	return b, err
+}
+
+func parseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 	var b Batch
 	n := 0
-	in := interner{}
+	in := &interner{}
 	rest := skipSpace(body)
 	if len(rest) == 0 {
 		return b, NewError(CodeNoData)
@@ -139,7 +163,14 @@ func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 
 // parseOne decodes the envelope at the start of in, validates it, appends it to b and returns
 // the bytes after it.
-func parseOne(body []byte, n int, opts BatchOptions, in interner, b *Batch) ([]byte, *Error) {
+func parseOne(body []byte, n int, opts BatchOptions, in *interner, b *Batch) ([]byte, *Error) {
+	// The decoder below recurses per nesting level (also to skip the raw "event"), so the depth
+	// is checked first by a flat scan.
+	if end, deep := jsonlimit.Value(body, opts.MaxDepth); deep {
+		e := NewError(CodeInvalidDataFormat).atEvent(n)
+		e.tooDeep = true
+		return body[end:], e
+	}
 	var env envelope
 	rest, err := json.Parse(body, &env, envelopeFlags)
 	if err != nil {
@@ -291,7 +322,7 @@ func allDigits(s string) bool {
 // Order is kept (store.Event keeps fields in arrival order); a repeated name adds values.
 // Nested objects, arrays inside arrays, or a non-object "fields" are refused (code 15).
 // null values are skipped: they carry nothing to index.
-func parseFields(v json.RawMessage, in interner) ([]store.Field, bool) {
+func parseFields(v json.RawMessage, in *interner) ([]store.Field, bool) {
 	v = skipSpace(v)
 	if len(v) == 0 || (len(v) >= 4 && string(v[:4]) == "null") {
 		return nil, true
@@ -299,6 +330,7 @@ func parseFields(v json.RawMessage, in interner) ([]store.Field, bool) {
 	if v[0] != '{' {
 		return nil, false
 	}
+	clear(in.fields)
 	var out []store.Field
 	rest := skipSpace(v[1:])
 	if len(rest) > 0 && rest[0] == '}' {
@@ -322,7 +354,7 @@ func parseFields(v json.RawMessage, in interner) ([]store.Field, bool) {
 			return nil, false
 		}
 		if len(vals) > 0 {
-			out = addField(out, name, vals)
+			out = in.addField(out, name, vals)
 		}
 		if len(rest) == 0 {
 			return nil, false
@@ -338,13 +370,33 @@ func parseFields(v json.RawMessage, in interner) ([]store.Field, bool) {
 	}
 }
 
-func addField(fs []store.Field, name string, vals []string) []store.Field {
-	for i := range fs {
-		if fs[i].Name == name {
-			fs[i].Values = append(fs[i].Values, vals...)
-			return fs
+// addField appends a field or adds values to one of the same name. A linear search is the
+// fastest for the few fields events usually carry; past smallFields names an index keeps the
+// cost linear, so an event with 100,000 fields costs 100,000 steps, not their square.
+func (in *interner) addField(fs []store.Field, name string, vals []string) []store.Field {
+	const smallFields = 16
+	if len(fs) < smallFields {
+		for i := range fs {
+			if fs[i].Name == name {
+				fs[i].Values = append(fs[i].Values, vals...)
+				return fs
+			}
+		}
+		return append(fs, store.Field{Name: name, Values: vals})
+	}
+	if len(in.fields) == 0 {
+		if in.fields == nil {
+			in.fields = make(map[string]int, 2*len(fs))
+		}
+		for i := range fs {
+			in.fields[fs[i].Name] = i
 		}
 	}
+	if i, ok := in.fields[name]; ok {
+		fs[i].Values = append(fs[i].Values, vals...)
+		return fs
+	}
+	in.fields[name] = len(fs)
 	return append(fs, store.Field{Name: name, Values: vals})
 }
 
