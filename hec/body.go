@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -129,17 +130,17 @@ func (s *Server) readBody(c *fiber.Ctx, r *request) (body []byte, release func()
 	case gz:
 		var zr *gzip.Reader
 		if zr, err = gzip.NewReader(bufio.NewReaderSize(src, readChunk)); err == nil {
-			out, err = readLimited(zr, b, limit, guess(cl, limit))
+			out, err = readLimited(zr, b, limit)
 		}
 	default:
-		out, err = readLimited(src, b, limit, readChunk)
+		out, err = readLimited(src, b, limit)
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, errBusy):
 		return fail(busyError(r.endpoint))
 	case errors.Is(err, errTooLarge):
-		return fail(tooLarge(int64(len(out)), limit))
+		return fail(tooLarge(limit+1, limit))
 	default:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -154,51 +155,64 @@ func (s *Server) readBody(c *fiber.Ctx, r *request) (body []byte, release func()
 	return out, b.release, nil
 }
 
-// guess is the first buffer size for a compressed body of cl bytes: logs compress about 4:1.
-func guess(cl, limit int64) int64 {
-	g := int64(readChunk)
-	if cl > 0 {
-		g = max(g, cl*4)
-	}
-	return min(g, limit+1, 64<<20)
-}
+// chunkSize is the unit in which bodies of unknown size (chunked, compressed) are read.
+const chunkSize = 256 << 10
 
-// readLimited reads src to its end into a buffer that grows geometrically, charging every
-// growth to the budget before allocating it. Past limit it stops with errTooLarge.
-func readLimited(src io.Reader, b *budget, limit, first int64) ([]byte, error) {
-	if first <= 0 {
-		first = readChunk
-	}
-	if !b.take(first) {
-		return nil, errBusy
-	}
-	buf := make([]byte, 0, first)
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return buf, errTooLarge
-			}
-			grow := min(int64(cap(buf)), limit+1-int64(cap(buf)))
-			grow = max(grow, readChunk)
-			if !b.take(grow) {
-				return buf, errBusy
-			}
-			next := make([]byte, len(buf), int64(cap(buf))+grow)
-			copy(next, buf)
-			buf = next
+// chunks recycles the read units, so that refused bodies (a gzip bomb stopped at the limit)
+// leave no garbage behind for the collector to catch up with: peak memory then follows the
+// budget instead of the allocation rate.
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// readLimited reads src to its end in chunks, charging each to the budget before taking it,
+// and returns the body in one buffer. Past limit it stops with errTooLarge, having held at most
+// limit bytes.
+func readLimited(src io.Reader, b *budget, limit int64) ([]byte, error) {
+	var held []*[]byte
+	defer func() {
+		for _, c := range held {
+			chunks.Put(c)
 		}
-		n, err := src.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return buf, errTooLarge
+	}()
+	var total int64
+	for {
+		if !b.take(chunkSize) {
+			return nil, errBusy
+		}
+		c := chunks.Get().(*[]byte)
+		held = append(held, c)
+		n, err := fill(src, *c)
+		total += int64(n)
+		if total > limit {
+			return nil, errTooLarge
 		}
 		if err == io.EOF {
-			return buf, nil
+			break
 		}
 		if err != nil {
-			return buf, err
+			return nil, err
 		}
 	}
+	// The chunks and this buffer are both charged (each chunk was), so the copy stays inside
+	// the budget.
+	out := make([]byte, 0, total)
+	for _, c := range held {
+		out = append(out, (*c)[:min(int64(len(*c)), total-int64(len(out)))]...)
+	}
+	return out, nil
+}
+
+// fill reads into p until it is full or src ends; io.EOF means the end came (a truncated gzip
+// stream reports io.ErrUnexpectedEOF, which stays an error, unlike with io.ReadFull).
+func fill(src io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := src.Read(p[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // busyError is code 9; JSON batch answers also name the first event not indexed.

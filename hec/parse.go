@@ -165,18 +165,22 @@ func parseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 // the bytes after it.
 func parseOne(body []byte, n int, opts BatchOptions, in *interner, b *Batch) ([]byte, *Error) {
 	// The decoder below recurses per nesting level (also to skip the raw "event"), so the depth
-	// is checked first by a flat scan.
-	if end, deep := jsonlimit.Value(body, opts.MaxDepth); deep {
+	// is checked first by a flat scan. The scan also gives the envelope's extent: the decoder
+	// is handed only that, because it looks over all of its input before parsing, and handing
+	// it the rest of the body for every event would make a batch cost the square of its size.
+	end, deep := jsonlimit.Value(body, opts.MaxDepth)
+	if deep {
 		e := NewError(CodeInvalidDataFormat).atEvent(n)
 		e.tooDeep = true
 		return body[end:], e
 	}
 	var env envelope
-	rest, err := json.Parse(body, &env, envelopeFlags)
-	if err != nil {
+	left, err := json.Parse(body[:end], &env, envelopeFlags)
+	rest := body[end:]
+	if err != nil || len(skipSpace(left)) != 0 {
 		return rest, NewError(CodeInvalidDataFormat).atEvent(n)
 	}
-	size := len(body) - len(rest)
+	size := end
 	ev := store.Event{
 		Index:      orDefault(in.get(env.Index), opts.Defaults.Index),
 		Host:       orDefault(in.get(env.Host), opts.Defaults.Host),
@@ -338,15 +342,13 @@ func parseFields(v json.RawMessage, in *interner) ([]store.Field, bool) {
 	}
 	for {
 		var name string
-		var err error
-		rest, err = json.Parse(rest, &name, envelopeFlags)
-		if err != nil || len(rest) == 0 || rest[0] != ':' {
+		var val json.RawMessage
+		var ok bool
+		if rest, ok = parseValue(rest, &name, envelopeFlags); !ok || len(rest) == 0 || rest[0] != ':' {
 			return nil, false
 		}
 		name = in.get(name)
-		var val json.RawMessage
-		rest, err = json.Parse(rest[1:], &val, parseFlags)
-		if err != nil {
+		if rest, ok = parseValue(skipSpace(rest[1:]), &val, parseFlags); !ok {
 			return nil, false
 		}
 		vals, ok := fieldValues(val)
@@ -373,6 +375,18 @@ func parseFields(v json.RawMessage, in *interner) ([]store.Field, bool) {
 // addField appends a field or adds values to one of the same name. A linear search is the
 // fastest for the few fields events usually carry; past smallFields names an index keeps the
 // cost linear, so an event with 100,000 fields costs 100,000 steps, not their square.
+// parseValue decodes the JSON value at the start of b into x and returns what follows it,
+// without leading space. Like parseOne it hands the decoder only the value's own bytes.
+func parseValue(b []byte, x any, flags json.ParseFlags) ([]byte, bool) {
+	// The envelope's depth was checked already; any bound deeper than it will do.
+	end, _ := jsonlimit.Value(b, math.MaxInt32)
+	left, err := json.Parse(b[:end], x, flags)
+	if err != nil || len(skipSpace(left)) != 0 {
+		return nil, false
+	}
+	return skipSpace(b[end:]), true
+}
+
 func (in *interner) addField(fs []store.Field, name string, vals []string) []store.Field {
 	const smallFields = 16
 	if len(fs) < smallFields {

@@ -257,15 +257,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// drainGrace is how long Shutdown lets connections finish writing their answers once no
-// request is being processed; connections still busy after it (clients stalled mid-body) are
-// cut.
-const drainGrace = time.Second
+// drainWait is how long Shutdown lets requests in flight go on before it cuts their
+// connections: a request whose body is still arriving gets that long to complete; a client
+// stalled mid-body cannot hold the shutdown longer.
+const drainWait = 2 * time.Second
 
 // Shutdown stops accepting connections, answers code 23 to requests that arrive on open ones,
 // lets requests in flight finish (their events are committed and answered), then closes the
-// connections and stops background work. A client stalled mid-body does not hold it: its
-// connection is cut once nothing else is left.
+// connections and stops background work. Requests still reading their body after drainWait
+// are cut (their connections closed; nothing of them is stored).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
 	s.lnMu.Lock()
@@ -281,17 +281,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(done)
 	}()
 	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("hec shutdown: requests still in flight: %w", ctx.Err())
+	cut := time.NewTimer(drainWait)
+	defer cut.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-cut.C:
+			if ll != nil {
+				ll.abort()
+			}
+		case <-ctx.Done():
+			err = fmt.Errorf("hec shutdown: requests still in flight: %w", ctx.Err())
+			break wait
+		}
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- s.app.ShutdownWithContext(ctx) }()
 	var e error
 	select {
 	case e = <-closed:
-	case <-time.After(drainGrace):
+	case <-time.After(time.Second):
+		// Idle connections are closed by fasthttp; any still busy now is a client that stopped
+		// reading its answer.
 		if ll != nil {
 			ll.abort()
 		}
@@ -477,6 +490,11 @@ func (s *Server) dispatch(c *fiber.Ctx) (err error) {
 	if e := s.checkDeclared(c); e != nil {
 		return s.refuse(c, ep, tok.Name, e)
 	}
+	leave, ok := s.enter()
+	if !ok {
+		return s.refuse(c, ep, tok.Name, NewError(CodeShuttingDown))
+	}
+	defer leave()
 	switch ep {
 	case epAck:
 		return s.handleAck(c, r)
@@ -588,8 +606,9 @@ func (s *Server) finish(c *fiber.Ctx, r *request, err *error) {
 	}
 }
 
-// enter admits a request whose body is read into the processing Shutdown waits for; ok is false
-// (answer code 23) once Shutdown began. The caller must call the returned leave.
+// enter admits a request into the work Shutdown waits for (reading its body, parsing,
+// committing, answering); ok is false (answer code 23) once Shutdown began. The caller must
+// call the returned leave.
 func (s *Server) enter() (leave func(), ok bool) {
 	s.gate.RLock()
 	// A request that got here before Shutdown began holds the gate, and Shutdown waits for it;
@@ -601,27 +620,12 @@ func (s *Server) enter() (leave func(), ok bool) {
 	return s.gate.RUnlock, true
 }
 
-// readAndEnter reads the body (see readBody) and enters processing. On success the caller must
-// call done.
-func (s *Server) readAndEnter(c *fiber.Ctx, r *request) (body []byte, done func(), e *Error) {
-	body, release, e := s.readBody(c, r)
-	if e != nil {
-		return nil, nil, e
-	}
-	leave, ok := s.enter()
-	if !ok {
-		release()
-		return nil, nil, NewError(CodeShuttingDown)
-	}
-	return body, func() { leave(); release() }, nil
-}
-
 func (s *Server) handleEvent(c *fiber.Ctx, r *request) error {
 	channel, e := channelOf(c, r.token)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
-	body, done, e := s.readAndEnter(c, r)
+	body, done, e := s.readBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
@@ -685,7 +689,7 @@ func (s *Server) handleRaw(c *fiber.Ctx, r *request) error {
 		}
 		fixedTime, hasTime = ns, true
 	}
-	body, done, e := s.readAndEnter(c, r)
+	body, done, e := s.readBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
@@ -907,7 +911,7 @@ func (s *Server) handleAck(c *fiber.Ctx, r *request) error {
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
-	body, done, e := s.readAndEnter(c, r)
+	body, done, e := s.readBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}

@@ -110,10 +110,20 @@ type serverOptions struct {
 	Scheduler bool
 	// ExtraArgs are appended to the serve command line.
 	ExtraArgs []string
+	// Inputs and ServerConf are appended to the inputs.conf and server.conf the harness writes
+	// (TLS settings, more tokens).
+	Inputs, ServerConf string
+	// HECClient and APIClient, when set, reach a server that speaks TLS (trusting its CA);
+	// HECScheme and APIScheme are then "https". RemoteArgs are added to every `hecrisk search
+	// --server` command (e.g. --ca-file).
+	HECClient, APIClient *http.Client
+	HECScheme, APIScheme string
+	RemoteArgs           []string
 }
 
 type server struct {
 	t       *testing.T
+	opts    serverOptions
 	cmd     *exec.Cmd
 	data    string
 	confDir string
@@ -135,14 +145,21 @@ func freePort(t *testing.T) string {
 }
 
 // writeConf writes inputs.conf (a plain and a useACK token), server.conf (the API token) and
-// optional limits.conf into a fresh conf dir.
-func writeConf(t *testing.T, limits string) string {
+// optional limits.conf into a fresh conf dir; extra inputs.conf and server.conf text is appended.
+func writeConf(t *testing.T, limits string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	inputs := "[http://e2e]\ntoken = " + tokPlain + "\n\n[http://e2e-ack]\ntoken = " + tokAck + "\nuseACK = true\n"
+	serverConf := "[api]\ntoken = " + apiToken + "\n"
+	if len(extra) > 0 {
+		inputs += "\n" + extra[0] + "\n"
+	}
+	if len(extra) > 1 {
+		serverConf += "\n" + extra[1] + "\n"
+	}
 	files := map[string]string{
 		"inputs.conf": inputs,
-		"server.conf": "[api]\ntoken = " + apiToken + "\n",
+		"server.conf": serverConf,
 	}
 	if limits != "" {
 		files["limits.conf"] = limits
@@ -161,16 +178,38 @@ func startServer(t *testing.T, o serverOptions) *server {
 	if o.Data == "" {
 		o.Data = filepath.Join(t.TempDir(), "data")
 	}
-	s := &server{t: t, data: o.Data, confDir: writeConf(t, o.Limits)}
+	s := &server{t: t, data: o.Data, confDir: writeConf(t, o.Limits, o.Inputs, o.ServerConf)}
 	s.start(o)
+	return s
+}
+
+func (s *server) hecClient() *http.Client {
+	if s.opts.HECClient != nil {
+		return s.opts.HECClient
+	}
+	return http.DefaultClient
+}
+
+func (s *server) apiClient() *http.Client {
+	if s.opts.APIClient != nil {
+		return s.opts.APIClient
+	}
+	return http.DefaultClient
+}
+
+func orScheme(s string) string {
+	if s == "" {
+		return "http"
+	}
 	return s
 }
 
 func (s *server) start(o serverOptions) {
 	t := s.t
 	t.Helper()
+	s.opts = o
 	hecAddr, apiAddr := freePort(t), freePort(t)
-	s.hecURL, s.apiURL = "http://"+hecAddr, "http://"+apiAddr
+	s.hecURL, s.apiURL = orScheme(o.HECScheme)+"://"+hecAddr, orScheme(o.APIScheme)+"://"+apiAddr
 	args := []string{"serve", "--data", s.data, "--conf-dir", s.confDir, "--hec-addr", hecAddr,
 		"--api-addr", apiAddr, "--tz", "UTC", "--log-level", "warn"}
 	if !o.Scheduler {
@@ -196,7 +235,7 @@ func (s *server) start(o serverOptions) {
 	t.Cleanup(func() { s.kill() })
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.hecURL + "/services/collector/health")
+		resp, err := s.hecClient().Get(s.hecURL + "/services/collector/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -247,7 +286,8 @@ func (s *server) stop() {
 // restart starts a new child on the same data and conf dirs.
 func (s *server) restart() {
 	s.t.Helper()
-	s.start(serverOptions{})
+	s.start(serverOptions{HECClient: s.opts.HECClient, APIClient: s.opts.APIClient,
+		HECScheme: s.opts.HECScheme, APIScheme: s.opts.APIScheme, RemoteArgs: s.opts.RemoteArgs})
 }
 
 // hecAnswer is a HEC JSON answer.
@@ -291,7 +331,8 @@ func post(client *http.Client, target, token, channel string, body []byte, heade
 // search runs `hecrisk search --server` (the CLI a user runs) and returns the rows.
 func (s *server) search(t *testing.T, spl string, extra ...string) []map[string]any {
 	t.Helper()
-	args := append([]string{"search", "--server", s.apiURL, "--token", apiToken, "--output", "json"}, extra...)
+	args := append([]string{"search", "--server", s.apiURL, "--token", apiToken, "--output", "json"}, s.opts.RemoteArgs...)
+	args = append(args, extra...)
 	args = append(args, spl)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -332,7 +373,7 @@ func (s *server) api(t *testing.T, method, path string, query url.Values, out an
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+apiToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.apiClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
