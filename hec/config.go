@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/tlsconf"
 )
 
-// httpGlobalKeys are the [http] keys read; any other key is logged once and ignored. Splunk keys
-// about TLS, sockets and threads belong to splunkd's HTTP server and have no meaning here.
+// httpGlobalKeys are the [http] keys read (the TLS ones by internal/tlsconf); any other key is
+// logged once and ignored. Splunk keys about sockets and threads belong to splunkd's HTTP server
+// and have no meaning here.
 func httpGlobalKeys() []string {
-	return []string{"disabled", "index", "sourcetype", "maxEventSize", "ackIdleCleanup", "maxIdleTime"}
+	return append([]string{"disabled", "index", "sourcetype", "maxEventSize", "ackIdleCleanup", "maxIdleTime"},
+		tlsconf.KnownHTTPKeys()...)
 }
 
 // httpTokenKeys are the [http://NAME] keys read.

@@ -18,11 +18,13 @@ import (
 type remoteFlags struct {
 	server string
 	token  string
+	tls    tlsFlags
 }
 
 func (r *remoteFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.server, "server", "", "URL of a running hecrisk's API address (e.g. http://127.0.0.1:8089); default: open --data directly")
 	fs.StringVar(&r.token, "token", "", "API token for --server")
+	r.tls.register(fs, "skip TLS certificate verification of an https:// --server")
 }
 
 func (r *remoteFlags) do(ctx context.Context, method, path string, form url.Values) (*http.Response, error) {
@@ -44,7 +46,11 @@ func (r *remoteFlags) do(ctx context.Context, method, path string, form url.Valu
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.Header.Set("Authorization", "Bearer "+r.token)
-	resp, err := http.DefaultClient.Do(req)
+	client, err := r.tls.client(0)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

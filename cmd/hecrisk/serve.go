@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/tlsconf"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
 	"github.com/hecrisk/hecrisk/web/api"
@@ -33,7 +35,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	noSched := fs.Bool("no-scheduler", false, "do not run detections on their schedule (manual dispatch still works)")
 	concurrent := fs.Int("max-concurrent-runs", 2, "scheduled runs (shared scans) in flight at once")
 	catchUp := fs.Int("catch-up-limit", 24, "missed slots per detection run after downtime; older ones are recorded as skipped")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests and runs")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 5*time.Second, "how long SIGTERM waits for in-flight requests and runs before the store is closed")
 	inFlight := fs.String("max-inflight", "512MB", "memory budget of HEC requests being parsed and committed; past it HEC answers 503 code 9")
 	memLimit := fs.String("memory-limit", "2GB", "soft memory limit for the Go runtime (GOMEMLIMIT wins when set); 0 disables it")
 	if err := parseFlags(fs, args); err != nil {
@@ -80,8 +82,16 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("index-time props: %w", err)
 	}
+	serverConf, err := sys.layers.Load("server.conf")
+	if err != nil {
+		return err
+	}
+	hecTLS, apiTLS, err := listenerTLS(inputs, serverConf)
+	if err != nil {
+		return err
+	}
 	hecSrv, err := hec.New(hec.Options{Inputs: inputs, Limits: limits, Store: sys.store, Pipeline: pipe,
-		Meta: sys.store, Registerer: reg, Logger: log, MaxInFlightBytes: maxInFlight})
+		Meta: sys.store, Registerer: reg, Logger: log, MaxInFlightBytes: maxInFlight, TLS: hecTLS})
 	if err != nil {
 		return err
 	}
@@ -98,6 +108,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	apiApp := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: time.Minute, ReadBufferSize: 16 << 10,
 		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute})
+	// fasthttp's parse errors would otherwise quote the request, Authorization header included.
+	apiApp.Server().SecureErrorLogMessage = true
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
 		APIToken: token, Loc: sys.loc, Logger: log})
@@ -112,13 +124,27 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		hecLn.Close()
 		return fmt.Errorf("API listener: %w", err)
 	}
+	apiScheme, hecScheme := "http", "http"
+	if apiTLS != nil {
+		apiLn, apiScheme = tls.NewListener(apiLn, apiTLS), "https"
+	}
+	if hecTLS != nil {
+		hecScheme = "https"
+	} else if !isLoopback(hecLn.Addr()) {
+		log.Warn("HEC listens beyond loopback without TLS: tokens and events cross the network in clear text; set enableSSL and serverCert in inputs.conf [http] (see docs/security.md)",
+			"hec", hecLn.Addr().String())
+	}
+	// runCtx is the root of the work that outlives a request: scheduled runs (and searches, which
+	// derive from it too); it is cancelled on shutdown once HEC has drained.
+	runCtx, cancelRuns := context.WithCancel(context.Background())
+	defer cancelRuns()
 	errc := make(chan error, 2)
 	go func() { errc <- hecSrv.Serve(hecLn) }()
 	go func() { errc <- apiApp.Listener(apiLn) }()
 	if !*noSched {
-		sched.Start(ctx)
+		sched.Start(runCtx)
 	}
-	log.Info("hecrisk started", "hec", hecLn.Addr().String(), "api", "http://"+apiLn.Addr().String()+"/",
+	log.Info("hecrisk started", "hec", hecScheme+"://"+hecLn.Addr().String(), "api", apiScheme+"://"+apiLn.Addr().String()+"/",
 		"data", b.data, "detections", len(sys.catalog.Enabled()), "scheduler", !*noSched)
 
 	var runErr error
@@ -128,13 +154,18 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	case runErr = <-errc:
 		log.Error("listener stopped", "error", runErr)
 	}
-	// Order matters: stop taking events (HEC answers code 23 meanwhile), let scheduled runs finish,
-	// then close the API; the deferred store close drains the commit queue last.
+	// The shutdown sequence, within --shutdown-timeout:
+	//  1. HEC stops accepting connections, answers code 23 to new requests on open ones, and lets
+	//     requests in flight finish (committed and answered); clients stalled mid-body are cut.
+	//  2. runCtx is cancelled: scheduled runs and searches stop.
+	//  3. The scheduler and the API close.
+	//  4. The deferred store close drains the commit queue last.
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
 	if err := hecSrv.Shutdown(sctx); err != nil {
 		log.Error("HEC shutdown", "error", err)
 	}
+	cancelRuns()
 	if !*noSched {
 		sched.Stop()
 	}
@@ -143,4 +174,34 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// listenerTLS builds the TLS configurations of the HEC listener (inputs.conf [http]) and of the
+// API and console (server.conf [sslConfig]); nil means plain HTTP.
+func listenerTLS(inputs, serverConf *conf.Config) (hecTLS, apiTLS *tls.Config, err error) {
+	hs, err := tlsconf.HEC(inputs, serverConf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hs != nil {
+		if hecTLS, err = hs.ServerConfig(); err != nil {
+			return nil, nil, err
+		}
+	}
+	as, err := tlsconf.Splunkd(serverConf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if as != nil {
+		if apiTLS, err = as.ServerConfig(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return hecTLS, apiTLS, nil
+}
+
+// isLoopback reports whether a listener address is on a loopback interface only.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

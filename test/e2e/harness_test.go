@@ -119,6 +119,9 @@ type serverOptions struct {
 	HECClient, APIClient *http.Client
 	HECScheme, APIScheme string
 	RemoteArgs           []string
+	// HECHost, when set, is the host HEC listens on (e.g. 0.0.0.0); the harness still reaches
+	// it on 127.0.0.1.
+	HECHost string
 }
 
 type server struct {
@@ -210,6 +213,10 @@ func (s *server) start(o serverOptions) {
 	s.opts = o
 	hecAddr, apiAddr := freePort(t), freePort(t)
 	s.hecURL, s.apiURL = orScheme(o.HECScheme)+"://"+hecAddr, orScheme(o.APIScheme)+"://"+apiAddr
+	if o.HECHost != "" {
+		_, port, _ := net.SplitHostPort(hecAddr)
+		hecAddr = net.JoinHostPort(o.HECHost, port)
+	}
 	args := []string{"serve", "--data", s.data, "--conf-dir", s.confDir, "--hec-addr", hecAddr,
 		"--api-addr", apiAddr, "--tz", "UTC", "--log-level", "warn"}
 	if !o.Scheduler {
