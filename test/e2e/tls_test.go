@@ -70,9 +70,9 @@ func (ca *testCA) path(name string) string { return filepath.Join(ca.dir, name) 
 type keyForm int
 
 const (
-	keyPKCS8Encrypted keyForm = iota // "ENCRYPTED PRIVATE KEY" (openssl 3 genrsa -aes256)
-	keyLegacyEncrypted               // RSA with "Proc-Type: 4,ENCRYPTED" (openssl 1.x genrsa -des3)
-	keyClear                         // "PRIVATE KEY"
+	keyPKCS8Encrypted  keyForm = iota // "ENCRYPTED PRIVATE KEY" (openssl 3 genrsa -aes256)
+	keyLegacyEncrypted                // RSA with "Proc-Type: 4,ENCRYPTED" (openssl 1.x genrsa -des3)
+	keyClear                          // "PRIVATE KEY"
 )
 
 // issue writes name: a certificate for cn (server certificates name 127.0.0.1), its private
