@@ -65,16 +65,20 @@ type budget struct {
 	held int64
 }
 
-// take reserves memory for n more decoded bytes; false means the server is busy (code 9).
-func (b *budget) take(n int64) bool {
+// take reserves memory for n more decoded bytes. It fails with errTooLarge when this request
+// alone would pass the budget (no waiting can help it), and with errBusy when others hold it.
+func (b *budget) take(n int64) error {
 	cost := n * inFlightFactor
+	if b.held+cost > b.s.maxInFlight {
+		return errTooLarge
+	}
 	if now := b.s.inFlight.Add(cost); now > b.s.maxInFlight {
 		b.s.inFlight.Add(-cost)
 		b.s.lastBusy.Store(b.s.now().UnixNano())
-		return false
+		return errBusy
 	}
 	b.held += cost
-	return true
+	return nil
 }
 
 func (b *budget) release() {
@@ -122,11 +126,10 @@ func (s *Server) readBody(c *fiber.Ctx, r *request) (body []byte, release func()
 		return fail(NewError(CodeNoData))
 	case !gz && cl > 0:
 		// The size is known: take its memory at once, or refuse before reading a byte.
-		if !b.take(cl) {
-			return fail(busyError(r.endpoint))
+		if err = b.take(cl); err == nil {
+			out = make([]byte, cl)
+			_, err = io.ReadFull(src, out)
 		}
-		out = make([]byte, cl)
-		_, err = io.ReadFull(src, out)
 	case gz:
 		var zr *gzip.Reader
 		if zr, err = gzip.NewReader(bufio.NewReaderSize(src, readChunk)); err == nil {
@@ -175,8 +178,8 @@ func readLimited(src io.Reader, b *budget, limit int64) ([]byte, error) {
 	}()
 	var total int64
 	for {
-		if !b.take(chunkSize) {
-			return nil, errBusy
+		if err := b.take(chunkSize); err != nil {
+			return nil, err
 		}
 		c := chunks.Get().(*[]byte)
 		held = append(held, c)
