@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -415,4 +416,64 @@ func TestHostileMix(t *testing.T) {
 	wg.Wait()
 	assertPeakGrowth(t, s, base, (256+64)<<20, "every hostile input at once with --max-inflight 256MB")
 	assertServing(t, s)
+}
+
+// TestSIGTERMDrainsHEC (issue 11, item 6, HEC half): on SIGTERM the server stops accepting
+// connections, lets a request whose body is still arriving finish (it is committed and
+// answered), cuts a client stalled mid-body, and exits cleanly within 5 s.
+func TestSIGTERMDrainsHEC(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOptions{})
+	addr := hostPort(s.hecURL)
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	fmt.Fprintf(stalled, "POST /services/collector/raw HTTP/1.1\r\nHost: e2e\r\nAuthorization: Splunk %s\r\nContent-Length: 100000\r\n\r\nstalledmark and nothing more", tokPlain)
+
+	body := `{"event":"drainmark first half` + strings.Repeat(" ", 20000) + `"}{"event":"drainmark second half"}`
+	half := len(body) / 2
+	inflight, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inflight.Close()
+	fmt.Fprintf(inflight, "POST /services/collector/event HTTP/1.1\r\nHost: e2e\r\nAuthorization: Splunk %s\r\nContent-Length: %d\r\n\r\n%s", tokPlain, len(body), body[:half])
+	time.Sleep(300 * time.Millisecond) // both requests are in the server now
+
+	start := time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("a new connection was accepted after SIGTERM")
+	}
+	if _, err := io.WriteString(inflight, body[half:]); err != nil {
+		t.Fatal(err)
+	}
+	_ = inflight.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(inflight), nil)
+	if err != nil {
+		t.Fatalf("the request in flight at SIGTERM got no answer: %v\n%s", err, tail(s.log()))
+	}
+	answer, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || string(answer) != `{"text":"Success","code":0}` {
+		t.Errorf("the request in flight at SIGTERM: %d %s", res.StatusCode, answer)
+	}
+	s.stop()
+	took := time.Since(start)
+	t.Logf("exited %v after SIGTERM", took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("exit took %v after SIGTERM, want within 5 s", took)
+	}
+	s.restart()
+	if rows := s.search(t, "drainmark | stats count", "--earliest", "-1h"); len(rows) != 1 || str(rows[0], "count") != "2" {
+		t.Errorf("events of the request in flight at SIGTERM after restart: %v", rows)
+	}
+	if rows := s.search(t, "stalledmark | stats count", "--earliest", "-1h"); len(rows) != 1 || str(rows[0], "count") != "0" {
+		t.Errorf("the stalled request stored events: %v", rows)
+	}
 }
