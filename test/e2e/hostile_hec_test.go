@@ -245,24 +245,32 @@ func TestHostileGzipBombs(t *testing.T) {
 	s := startServer(t, serverOptions{ExtraArgs: []string{"--max-inflight", "256MB"}})
 	bomb := gzipBomb(t)
 	base := warmUp(t, s)
-	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, a, raw, err := post(s.hecClient(), s.hecURL+"/services/collector/raw", tokPlain, "", bomb, map[string]string{"Content-Encoding": "gzip"})
-			if err != nil {
-				t.Errorf("bomb %d: %v", i, err)
-				return
-			}
-			if !(code == 413 && a.Code == 413) && !(code == 503 && a.Code == 9) {
-				t.Errorf("bomb %d (%d KiB): %d %s, want 413 or 503 code 9", i, len(bomb)>>10, code, raw)
-			}
-		}()
-	}
-	wg.Wait()
+	concurrently(4, func(i int) { sendBomb(t, s, "/services/collector/raw", bomb, i) })
 	assertPeakGrowth(t, s, base, (256+64)<<20, "four 1 GiB gzip bombs with --max-inflight 256MB")
 	assertServing(t, s)
+}
+
+// sendBomb posts a gzip bomb and checks it is refused: 413 past the limit, or 503 code 9 while
+// other requests hold the in-flight budget.
+func sendBomb(t *testing.T, s *server, path string, bomb []byte, i int) {
+	code, a, raw, err := post(s.hecClient(), s.hecURL+path, tokPlain, "", bomb, map[string]string{"Content-Encoding": "gzip"})
+	if err != nil {
+		t.Errorf("bomb %d: %v", i, err)
+		return
+	}
+	if !(code == 413 && a.Code == 413) && !(code == 503 && a.Code == 9) {
+		t.Errorf("bomb %d (%d KiB): %d %s, want 413 or 503 code 9", i, len(bomb)>>10, code, raw)
+	}
+}
+
+// concurrently runs f(0) … f(n-1) at once and waits for them.
+func concurrently(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(i) }()
+	}
+	wg.Wait()
 }
 
 // TestHostileManyFields (issue 11, row 5, ingest half): one event with 100,000 indexed fields is
@@ -389,17 +397,10 @@ func TestHostileMix(t *testing.T) {
 	addr := hostPort(s.hecURL)
 	var wg sync.WaitGroup
 	run := func(n int, f func(i int)) {
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func() { defer wg.Done(); f(i) }()
-		}
+		wg.Add(1)
+		go func() { defer wg.Done(); concurrently(n, f) }()
 	}
-	run(4, func(i int) {
-		code, _, raw, err := post(s.hecClient(), s.hecURL+"/services/collector/event", tokPlain, "", bomb, map[string]string{"Content-Encoding": "gzip"})
-		if err != nil || (code != 413 && code != 503) {
-			t.Errorf("bomb %d: %d %s %v", i, code, raw, err)
-		}
-	})
+	run(4, func(i int) { sendBomb(t, s, "/services/collector/event", bomb, i) })
 	run(3, func(i int) {
 		const big = 300 << 20
 		a := rawPost(t, addr, fmt.Sprintf("POST /services/collector/raw HTTP/1.1\r\nHost: e2e\r\nAuthorization: Splunk wrong-%d\r\nContent-Length: %d\r\n", i, big), io.LimitReader(zeros{}, big))
