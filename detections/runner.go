@@ -245,15 +245,12 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 
 // rowFields copies a result row into store fields, in the row's field order.
 func rowFields(row *spl.Row) []store.Field {
-	names := row.Names()
-	out := make([]store.Field, 0, len(names))
-	for _, n := range names {
-		v := row.Get(n)
-		if v.IsNull() {
-			continue
+	out := make([]store.Field, 0, row.Len())
+	row.Each(func(n string, v spl.Value) {
+		if !v.IsNull() {
+			out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
 		}
-		out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
-	}
+	})
 	return out
 }
 

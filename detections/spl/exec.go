@@ -46,6 +46,41 @@ type execCtx struct {
 	heldRows  int
 	heldBytes int64
 	ticks     int
+	// notes counts the events in the run's range whose rows carried a Note.
+	notes noteCount
+}
+
+// noteCount counts, per Note, the events whose rows carried it, in the order first seen.
+type noteCount struct {
+	order []*Note
+	n     map[*Note]int
+}
+
+func (nc *noteCount) add(notes []*Note, events int) {
+	for _, n := range notes {
+		if nc.n == nil {
+			nc.n = map[*Note]int{}
+		}
+		if _, ok := nc.n[n]; !ok {
+			nc.order = append(nc.order, n)
+		}
+		nc.n[n] += events
+	}
+}
+
+func (nc *noteCount) merge(o *noteCount) {
+	for _, n := range o.order {
+		nc.add([]*Note{n}, o.n[n])
+	}
+}
+
+// warnings renders the counts, one line per note.
+func (nc *noteCount) warnings() []string {
+	var out []string
+	for _, n := range nc.order {
+		out = append(out, fmt.Sprintf(n.Text, nc.n[n]))
+	}
+	return out
 }
 
 func (c *execCtx) timeBound(s *sTime) (int64, bool) {
@@ -266,6 +301,28 @@ func (r *run) finish() error {
 	return r.c.ctxErr()
 }
 
+// countNotes counts the notes of an event's row when the event is in the run's range and
+// streams (a shared scan reads the union of its members' streams).
+func (r *run) countNotes(ev *store.Event, row *Row, c *execCtx) {
+	if len(row.notes) == 0 || ev.Time < r.earliest || ev.Time >= r.latest {
+		return
+	}
+	if r.q.streams != nil && !inStreams(r.q.streams, ev) {
+		return
+	}
+	c.notes.add(row.notes, 1)
+}
+
+// inStreams is the store's stream selection: an empty member matches any value.
+func inStreams(streams []store.Stream, ev *store.Event) bool {
+	for _, st := range streams {
+		if (st.Index == "" || st.Index == ev.Index) && (st.Sourcetype == "" || st.Sourcetype == ev.Sourcetype) {
+			return true
+		}
+	}
+	return false
+}
+
 // acceptsEvent applies the base search's time range and filter.
 func (r *run) acceptsEvent(ev *store.Event, row *Row) bool {
 	if ev.Time < r.earliest || ev.Time >= r.latest {
@@ -300,9 +357,14 @@ func eventRowInto(ev *store.Event, k Knowledge, buf []field) Row {
 	if ev.Received != 0 {
 		r.fields = append(r.fields, field{"_indextime", Num(float64(ev.Received / 1e9))})
 	}
-	for _, f := range ev.Fields {
-		r.Set(f.Name, Multi(f.Values))
+	if len(ev.Fields) > 0 {
+		b := r.Batch(len(ev.Fields))
+		for _, f := range ev.Fields {
+			b.Set(f.Name, Multi(f.Values))
+		}
+		b.Done()
 	}
+	r.ev = eventRef{id: ev.ID, index: ev.Index}
 	if k != nil {
 		k.Extract(ev, &r)
 	}
@@ -361,6 +423,7 @@ func (q *Query) Run(ctx context.Context, env Env) (*Result, error) {
 		return nil, err
 	}
 	res.Fields = resultFields(q, s.names)
+	res.Warnings = s.c.notes.warnings()
 	return res, nil
 }
 
@@ -407,6 +470,13 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 		return nil, err
 	}
 	s.c = r.c
+	if env.Warn != nil {
+		defer func() {
+			for _, w := range r.c.notes.warnings() {
+				env.Warn(w)
+			}
+		}()
+	}
 	if q.gen != nil {
 		err := q.gen.generate(r.c, func(row *Row) error {
 			if !r.pushRow(row) {
@@ -423,6 +493,7 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams}
 		err := scanNewestFirst(ctx, env.Events, sq, r.c.now.UnixNano(), defaultDesc, func(ev *store.Event) error {
 			row := eventRow(ev, env.Knowledge, defaultRowCap)
+			r.countNotes(ev, &row, r.c)
 			if !r.acceptsEvent(ev, &row) {
 				return r.c.check()
 			}
@@ -578,6 +649,7 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 			continue
 		}
 		m.res.Fields = resultFields(m.r.q, m.s.names)
+		m.res.Warnings = m.r.c.notes.warnings()
 		results[m.i] = m.res
 	}
 	return results, errs
@@ -610,6 +682,7 @@ func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, kno
 				continue
 			}
 			live++
+			m.r.countNotes(ev, &row, m.r.c)
 			if !m.r.acceptsEvent(ev, &row) {
 				if err := m.r.c.check(); err != nil {
 					m.r.fail(err)

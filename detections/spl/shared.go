@@ -101,7 +101,7 @@ func prefixAdds(q *Query, n int) int {
 
 // project copies the fields of row that wm's search may read.
 func (wm *workerMember) project(row *Row, sl *slab) Row {
-	out := Row{fields: sl.take(len(row.fields) + wm.headroom), lraw: row.lraw, lrawSet: row.lrawSet}
+	out := Row{fields: sl.take(len(row.fields) + wm.headroom), lraw: row.lraw, lrawSet: row.lrawSet, ev: row.ev, notes: row.notes}
 	for i, f := range row.fields {
 		if i >= len(wm.names) {
 			wm.names = append(wm.names, "")
@@ -136,8 +136,10 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	var wg sync.WaitGroup
 	// The per-worker copies are made before any goroutine starts: the ordered goroutine
 	// writes the members' execCtx (ticks, held rows) as soon as it runs.
+	all := make([][]workerMember, 0, workers)
 	for range workers {
 		wms := newWorkerMembers(ms)
+		all = append(all, wms)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -203,6 +205,11 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	close(order)
 	wg.Wait()
 	<-consumed
+	for _, wms := range all {
+		for j := range wms {
+			ms[j].r.c.notes.merge(&wms[j].c.notes)
+		}
+	}
 	return err
 }
 
@@ -211,6 +218,7 @@ func newWorkerMembers(ms []*member) []workerMember {
 	for j, m := range ms {
 		c := *m.r.c
 		c.reCache = nil
+		c.notes = noteCount{}
 		wm := &wms[j]
 		wm.c = &c
 		var next proc = collectProc{out: &wm.out}
@@ -244,6 +252,7 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 				if ev.Time < m.r.earliest || ev.Time >= m.r.latest {
 					continue
 				}
+				m.r.countNotes(ev, &row, wms[j].c)
 				if m.r.q.base != nil && !m.r.q.base.match(&row, wms[j].c) {
 					continue
 				}
