@@ -79,6 +79,9 @@ var generatorParsers = map[string]func(ts *tokStream, head token) (generator, er
 // Parse expands macros and parses query. Unknown commands, functions and
 // macros, bad regexes and syntax errors are reported here, before anything runs.
 func Parse(query string, macros Macros) (*Query, error) {
+	if len(query) > MaxQueryBytes {
+		return nil, &ParseError{Pos: MaxQueryBytes, Msg: fmt.Sprintf("search is %d bytes long; the limit is %d", len(query), MaxQueryBytes)}
+	}
 	src, err := expandMacros(query, macros, 0)
 	if err != nil {
 		return nil, err
