@@ -264,10 +264,16 @@ func timeModifier(s *sTime, now time.Time, loc *time.Location) (int64, bool, err
 }
 
 // pushRow sends one row through the query; false once the query is finished.
-func (r *run) pushRow(row *Row) bool {
+func (r *run) pushRow(row *Row) (ok bool) {
 	if r.done {
 		return false
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			r.fail(recovered(v, rowLocation(row)))
+			ok = false
+		}
+	}()
 	if err := r.c.check(); err != nil {
 		r.fail(err)
 		return false
@@ -288,10 +294,15 @@ func (r *run) fail(err error) {
 	r.done = true
 }
 
-func (r *run) finish() error {
+func (r *run) finish() (err error) {
 	if r.err != nil {
 		return r.err
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = recovered(v, "")
+		}
+	}()
 	if err := r.c.ctxErr(); err != nil {
 		return err
 	}
@@ -304,13 +315,17 @@ func (r *run) finish() error {
 // countNotes counts the notes of an event's row when the event is in the run's range and
 // streams (a shared scan reads the union of its members' streams).
 func (r *run) countNotes(ev *store.Event, row *Row, c *execCtx) {
-	if len(row.notes) == 0 || ev.Time < r.earliest || ev.Time >= r.latest {
-		return
+	if len(row.notes) > 0 && r.inScope(ev) {
+		c.notes.add(row.notes, 1)
 	}
-	if r.q.streams != nil && !inStreams(r.q.streams, ev) {
-		return
+}
+
+// inScope reports whether ev is in the run's time range and streams.
+func (r *run) inScope(ev *store.Event) bool {
+	if ev.Time < r.earliest || ev.Time >= r.latest {
+		return false
 	}
-	c.notes.add(row.notes, 1)
+	return r.q.streams == nil || inStreams(r.q.streams, ev)
 }
 
 // inStreams is the store's stream selection: an empty member matches any value.
@@ -323,11 +338,17 @@ func inStreams(streams []store.Stream, ev *store.Event) bool {
 	return false
 }
 
-// acceptsEvent applies the base search's time range and filter.
-func (r *run) acceptsEvent(ev *store.Event, row *Row) bool {
+// acceptsEvent applies the base search's time range and filter. A panic fails the run.
+func (r *run) acceptsEvent(ev *store.Event, row *Row) (ok bool) {
 	if ev.Time < r.earliest || ev.Time >= r.latest {
 		return false
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			r.fail(recovered(v, eventLocation(ev)))
+			ok = false
+		}
+	}()
 	return r.q.base == nil || r.q.base.match(row, r.c)
 }
 
@@ -364,7 +385,7 @@ func eventRowInto(ev *store.Event, k Knowledge, buf []field) Row {
 		}
 		b.Done()
 	}
-	r.ev = eventRef{id: ev.ID, index: ev.Index}
+	r.ev = ev
 	if k != nil {
 		k.Extract(ev, &r)
 	}
@@ -461,10 +482,16 @@ func (q *Query) Stream(ctx context.Context, env Env, emit func(Row) error) error
 	return err
 }
 
-func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sink, error) {
+func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (s *sink, err error) {
+	// The guards below tie a panic to its event; this one catches the rest.
+	defer func() {
+		if v := recover(); v != nil {
+			s, err = nil, recovered(v, "")
+		}
+	}()
 	ctx, cancel := withLimits(ctx, env.Limits)
 	defer cancel()
-	s := &sink{emit: emit, seen: map[string]bool{}}
+	s = &sink{emit: emit, seen: map[string]bool{}}
 	r, err := newRun(ctx, q, env, s)
 	if err != nil {
 		return nil, err
@@ -492,9 +519,16 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 	if env.Events != nil {
 		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams}
 		err := scanNewestFirst(ctx, env.Events, sq, r.c.now.UnixNano(), defaultDesc, func(ev *store.Event) error {
-			row := eventRow(ev, env.Knowledge, defaultRowCap)
+			row, err := buildRow(ev, env.Knowledge, defaultRowCap)
+			if err != nil {
+				r.fail(err)
+				return store.ErrStop
+			}
 			r.countNotes(ev, &row, r.c)
 			if !r.acceptsEvent(ev, &row) {
+				if r.done {
+					return store.ErrStop
+				}
 				return r.c.check()
 			}
 			if !r.pushRow(&row) {
@@ -549,9 +583,18 @@ func (q *Query) runRows(ctx context.Context, env Env, rows []Row) (*Result, erro
 // their time ranges and streams is read once, oldest first, and every event
 // is offered to each query. Generating queries (from, makeresults) run on their own.
 // Results and errors are indexed like qs.
-func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
-	results := make([]*Result, len(qs))
-	errs := make([]error, len(qs))
+func RunShared(ctx context.Context, qs []*Query, env Env) (results []*Result, errs []error) {
+	results = make([]*Result, len(qs))
+	errs = make([]error, len(qs))
+	// The guards inside tie a panic to one query and its event; this one catches the rest.
+	defer func() {
+		if v := recover(); v != nil {
+			perr := recovered(v, "")
+			for i := range qs {
+				results[i], errs[i] = nil, perr
+			}
+		}
+	}()
 	ctx, cancel := withLimits(ctx, env.Limits)
 	defer cancel()
 	workers := env.ScanWorkers
@@ -671,7 +714,23 @@ func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, kno
 	accepted := make([]*member, 0, len(ms))
 	rowCap := defaultRowCap
 	return events.Scan(ctx, sq, func(ev *store.Event) error {
-		row := eventRow(ev, know, rowCap)
+		row, err := buildRow(ev, know, rowCap)
+		if err != nil {
+			// Every query that would have read the event fails; the others go on.
+			live := 0
+			for _, m := range ms {
+				if !m.r.done && m.r.inScope(ev) {
+					m.r.fail(err)
+				}
+				if !m.r.done {
+					live++
+				}
+			}
+			if live == 0 {
+				return store.ErrStop
+			}
+			return nil
+		}
 		// Size the next row like this one plus room for a few rex/eval fields:
 		// narrowed knowledge makes rows much smaller than defaultRowCap.
 		rowCap = row.Len() + 8

@@ -20,17 +20,11 @@ type Row struct {
 	// lraw caches strings.ToLower(_raw) for keyword matching; cleared when _raw changes.
 	lraw    string
 	lrawSet bool
-	// ev is the stored event the row was built from (zero for rows a command made, such as
-	// stats results); | delete reads it.
-	ev eventRef
+	// ev is the stored event the row was built from (nil for rows a command made, such as
+	// stats results): | delete and panic reports read where it is stored.
+	ev *store.Event
 	// notes are conditions met while the row was built that the search reports as warnings.
 	notes []*Note
-}
-
-// eventRef is where a row's event is stored: what | delete needs to remove it.
-type eventRef struct {
-	id    store.EventID
-	index string
 }
 
 // Note is a condition met while an event's row was built that the search reports as a

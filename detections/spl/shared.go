@@ -19,14 +19,21 @@ const scanBatch = 512
 // streamstats, ...) and everything after it run on one goroutine in scan order.
 func streamingPrefix(q *Query) int {
 	for i, c := range q.cmds {
-		switch c.(type) {
-		case *searchCmd, *whereCmd, *evalCmd, *rexCmd, *binCmd:
-		default:
+		if _, ok := c.(rowLocal); !ok {
 			return i
 		}
 	}
 	return len(q.cmds)
 }
+
+// rowLocal marks the commands that act on each row alone (search, where, eval, rex, bin).
+type rowLocal interface{ rowLocal() }
+
+func (*searchCmd) rowLocal() {}
+func (*whereCmd) rowLocal()  {}
+func (*evalCmd) rowLocal()   {}
+func (*rexCmd) rowLocal()    {}
+func (*binCmd) rowLocal()    {}
 
 // batch is a run of consecutive events and, once ready is closed, the rows each
 // member's streaming prefix let through, in event order.
@@ -34,6 +41,9 @@ type batch struct {
 	evs   []*store.Event
 	rows  [][]Row // indexed like the members
 	ready chan struct{}
+	// failed holds a panic in one member's base search or prefix, or while building the row
+	// of an event the member would have read; indexed like the members.
+	failed []error
 }
 
 // collectProc ends a worker's copy of a streaming prefix: it keeps the rows.
@@ -167,6 +177,9 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 						m.r.fail(err)
 					}
 				}
+				if !m.r.done && b.failed != nil && b.failed[j] != nil {
+					m.r.fail(b.failed[j])
+				}
 				if m.r.done {
 					stopped[j].Store(true)
 					continue
@@ -242,8 +255,25 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 	scratch := make([]field, 0, defaultRowCap)
 	for b := range jobs {
 		b.rows = make([][]Row, len(ms))
+		// A panic stops the member it belongs to (stopped) and is handed to the ordered
+		// goroutine in the batch, which fails the member after its earlier rows.
+		memberFailed := func(j int, err error) {
+			if b.failed == nil {
+				b.failed = make([]error, len(ms))
+			}
+			b.failed[j] = err
+			stopped[j].Store(true)
+		}
 		for _, ev := range b.evs {
-			row := eventRowInto(ev, know, scratch)
+			row, err := buildRowInto(ev, know, scratch)
+			if err != nil {
+				for j, m := range ms {
+					if !stopped[j].Load() && m.r.inScope(ev) {
+						memberFailed(j, err)
+					}
+				}
+				continue
+			}
 			accepted = accepted[:0]
 			for j, m := range ms {
 				if stopped[j].Load() {
@@ -253,8 +283,15 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 					continue
 				}
 				m.r.countNotes(ev, &row, wms[j].c)
-				if m.r.q.base != nil && !m.r.q.base.match(&row, wms[j].c) {
-					continue
+				if m.r.q.base != nil {
+					matched := false
+					if err := guarded(&row, func() { matched = m.r.q.base.match(&row, wms[j].c) }); err != nil {
+						memberFailed(j, err)
+						continue
+					}
+					if !matched {
+						continue
+					}
 				}
 				accepted = append(accepted, j)
 			}
@@ -273,12 +310,16 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 				case wm.need != nil:
 					c = wm.project(&row, &sl)
 				case j == whole:
-					_ = wm.head.push(&row)
+					if err := guarded(&row, func() { _ = wm.head.push(&row) }); err != nil {
+						memberFailed(j, err)
+					}
 					continue
 				default:
 					c = row.Clone()
 				}
-				_ = wm.head.push(&c)
+				if err := guarded(&c, func() { _ = wm.head.push(&c) }); err != nil {
+					memberFailed(j, err)
+				}
 			}
 			if whole >= 0 {
 				scratch = make([]field, 0, len(row.fields)+8)

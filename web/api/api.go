@@ -101,6 +101,7 @@ type Run struct {
 	Rows         int       `json:"result_count"`
 	RiskEvents   int       `json:"risk_event_count"`
 	Error        string    `json:"error,omitempty"`
+	Warnings     []string  `json:"warnings,omitempty"`
 }
 
 // RunFromStore converts a ledger entry to its API form.
@@ -109,6 +110,7 @@ func RunFromStore(r store.Run) Run {
 		SID: r.ID, Detection: r.Detection, Slot: nsTime(r.Slot), Dispatched: nsTime(r.Dispatched),
 		Earliest: nsTime(r.Earliest), Latest: nsTime(r.Latest), Status: r.Status, Manual: r.Manual,
 		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error,
+		Warnings: r.Warnings,
 	}
 }
 
@@ -130,6 +132,7 @@ type DispatchResult struct {
 	DryRun       bool                  `json:"dry_run"`
 	Status       string                `json:"status"`
 	Error        string                `json:"error,omitempty"`
+	Warnings     []string              `json:"warnings,omitempty"`
 	Fields       []string              `json:"fields"`
 	Results      []map[string][]string `json:"results"`
 	ResultCount  int                   `json:"result_count"`
