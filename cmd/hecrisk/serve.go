@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -98,6 +99,14 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	apiApp := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: time.Minute, ReadBufferSize: 16 << 10,
 		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute})
+	// Handlers run under the serve context, so SIGTERM cancels running searches and dispatches
+	// (web/api also stops a search whose client goes away); a panic in one becomes a 500.
+	apiApp.Use(func(c *fiber.Ctx) error {
+		c.SetUserContext(ctx)
+		return c.Next()
+	}, recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, v any) {
+		log.Error("API request panicked", "method", c.Method(), "path", c.Path(), "error", v, "stack", string(debug.Stack()))
+	}}))
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
 		APIToken: token, Loc: sys.loc, Logger: log})

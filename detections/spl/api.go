@@ -54,6 +54,9 @@ type Env struct {
 	// GOMAXPROCS, 1 keeps the whole scan on the caller's goroutine. Results do not
 	// depend on it: blocking commands still see every row in scan order.
 	ScanWorkers int
+	// Deleter removes the events a search pipes to | delete; nil (the default) makes such a
+	// search fail before it reads anything. Set it only for callers allowed to delete.
+	Deleter EventDeleter
 	// Warn, when set, receives the warnings of a Stream or Run once it has finished: one line
 	// per kind of event the knowledge could not fully read (e.g. JSON over the search-time
 	// limits), with the number of such events. RunShared puts them in each Result instead.

@@ -46,6 +46,7 @@ type execCtx struct {
 	heldRows  int
 	heldBytes int64
 	ticks     int
+	deleter   EventDeleter
 	// notes counts the events in the run's range whose rows carried a Note.
 	notes noteCount
 }
@@ -148,7 +149,10 @@ func newRunFrom(ctx context.Context, q *Query, env Env, sink proc, from int) (*r
 	if loc == nil {
 		loc = time.UTC
 	}
-	c := &execCtx{ctx: ctx, now: now, loc: loc, limits: env.Limits, risk: env.Risk, bounds: map[*sTime]int64{}}
+	if q.deletes && env.Deleter == nil {
+		return nil, ErrDeleteNotAllowed
+	}
+	c := &execCtx{ctx: ctx, now: now, loc: loc, limits: env.Limits, risk: env.Risk, bounds: map[*sTime]int64{}, deleter: env.Deleter}
 	r := &run{q: q, c: c, earliest: 0, latest: math.MaxInt64}
 	// Env bounds first, then the query's own modifiers override them.
 	if env.Earliest != "" {
