@@ -1,11 +1,14 @@
 package knowledge
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/store"
 )
 
 // BenchmarkExtractServerLog measures the built-in knowledge over the ESCU server.log lines.
@@ -54,5 +57,34 @@ func TestExtractConcurrent(t *testing.T) {
 	close(errs)
 	for raw := range errs {
 		t.Errorf("concurrent extraction differs for %q", raw)
+	}
+}
+
+// BenchmarkWideEvent: search-time row building for one event with n indexed fields and a JSON
+// _raw of n keys. It must grow linearly with n (it was quadratic: 13 s at 100,000).
+func BenchmarkWideEvent(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		fields := make([]store.Field, n)
+		var raw strings.Builder
+		raw.WriteByte('{')
+		for i := range n {
+			fields[i] = store.Field{Name: fmt.Sprintf("f%d", i), Values: []string{"v"}}
+			if i > 0 {
+				raw.WriteByte(',')
+			}
+			fmt.Fprintf(&raw, `"j%d":%d`, i, i)
+		}
+		raw.WriteByte('}')
+		k, err := New(Options{KVLimit: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev := &store.Event{Index: "main", Sourcetype: "st", Raw: raw.String(), Fields: fields}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for range b.N {
+				row := &spl.Row{}
+				k.Extract(ev, row)
+			}
+		})
 	}
 }
