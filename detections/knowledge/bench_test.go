@@ -3,12 +3,10 @@ package knowledge
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
-	"github.com/hecrisk/hecrisk/store"
 )
 
 // BenchmarkExtractServerLog measures the built-in knowledge over the ESCU server.log lines.
@@ -64,22 +62,11 @@ func TestExtractConcurrent(t *testing.T) {
 // _raw of n keys. It must grow linearly with n (it was quadratic: 13 s at 100,000).
 func BenchmarkWideEvent(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
-		fields := make([]store.Field, n)
-		var raw strings.Builder
-		raw.WriteByte('{')
-		for i := range n {
-			fields[i] = store.Field{Name: fmt.Sprintf("f%d", i), Values: []string{"v"}}
-			if i > 0 {
-				raw.WriteByte(',')
-			}
-			fmt.Fprintf(&raw, `"j%d":%d`, i, i)
-		}
-		raw.WriteByte('}')
 		k, err := New(Options{KVLimit: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ev := &store.Event{Index: "main", Sourcetype: "st", Raw: raw.String(), Fields: fields}
+		ev := wideEvent(n)
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for range b.N {
 				row := &spl.Row{}

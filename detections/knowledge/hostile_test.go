@@ -107,6 +107,21 @@ func TestJSONFieldNameLimit(t *testing.T) {
 // of fields (BenchmarkWideEvent measures it), where it used to be quadratic (13 s per event).
 func TestWideEventLinear(t *testing.T) {
 	const n = 100_000
+	k := mustNew(t, Options{KVLimit: -1})
+	row := extract(k, wideEvent(n))
+	if got := row.Get("f99999").String(); got != "v" {
+		t.Errorf("indexed f99999 = %q", got)
+	}
+	if got := row.Get("j99999").String(); got != "99999" {
+		t.Errorf("JSON j99999 = %q", got)
+	}
+	if row.Len() < 2*n {
+		t.Errorf("row has %d fields, want at least %d", row.Len(), 2*n)
+	}
+}
+
+// wideEvent has n indexed fields f0… (value "v") and a JSON _raw of n keys j0… (value i).
+func wideEvent(n int) *store.Event {
 	fields := make([]store.Field, n)
 	var b strings.Builder
 	b.WriteByte('{')
@@ -118,17 +133,7 @@ func TestWideEventLinear(t *testing.T) {
 		fmt.Fprintf(&b, `"j%d":%d`, i, i)
 	}
 	b.WriteByte('}')
-	k := mustNew(t, Options{KVLimit: -1})
-	row := extract(k, ev("st", b.String(), fields...))
-	if got := row.Get("f99999").String(); got != "v" {
-		t.Errorf("indexed f99999 = %q", got)
-	}
-	if got := row.Get("j99999").String(); got != "99999" {
-		t.Errorf("JSON j99999 = %q", got)
-	}
-	if row.Len() < 2*n {
-		t.Errorf("row has %d fields, want at least %d", row.Len(), 2*n)
-	}
+	return ev("st", b.String(), fields...)
 }
 
 // TestSearchWarnsOverDeepJSON: a search over the hour of a poisoned event finishes, still sees

@@ -570,31 +570,31 @@ func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet, row *spl.Row) {
 	}
 	explicit := len(fs.f)
 	created := 0
-	emitBytes := func(key []byte, value string) {
-		if i := fs.indexBytes(key); i >= 0 {
+	// put adds value to the field at i (-1: none yet) and reports whether a new field may be
+	// created for it.
+	put := func(i int, value string) bool {
+		if i >= 0 {
 			if i >= explicit {
 				fs.f[i].vals = append(fs.f[i].vals, value)
 			}
-			return
+			return false
 		}
 		if k.kvLimit >= 0 && created >= k.kvLimit {
-			return
+			return false
 		}
 		created++
-		fs.create(string(key), value)
+		return true
+	}
+	// JSON names live in a reused buffer: a string is made only for a new field.
+	emitBytes := func(key []byte, value string) {
+		if put(fs.indexBytes(key), value) {
+			fs.create(string(key), value)
+		}
 	}
 	emit := func(key, value string) {
-		if i := fs.index(key); i >= 0 {
-			if i >= explicit {
-				fs.f[i].vals = append(fs.f[i].vals, value)
-			}
-			return
+		if put(fs.index(key), value) {
+			fs.create(key, value)
 		}
-		if k.kvLimit >= 0 && created >= k.kvLimit {
-			return
-		}
-		created++
-		fs.create(key, value)
 	}
 	flatten := func() {
 		if flattenJSON(raw, k.maxJSONDepth, emitBytes) == jsonOverLimit {
