@@ -12,6 +12,51 @@ type fieldSet struct {
 	// evals is scratch space for the EVAL results of one event, kept to avoid an allocation
 	// per event.
 	evals []spl.Value
+
+	// Automatic extraction (KV_MODE, AUTO_KV_JSON) of the current event: fields before
+	// explicit come from EXTRACT/REPORT and are left alone; at most kvLimit new fields
+	// (negative: no limit). kvField and jsonField are bound once, so that handing them to the
+	// scanners allocates nothing per event.
+	explicit, created, kvLimit int
+	kvField                    func(key, value string)
+	jsonField                  func(key []byte, value string)
+}
+
+func newFieldSet() *fieldSet {
+	s := &fieldSet{f: make([]field, 0, 32)}
+	s.kvField = func(key, value string) {
+		if s.autoPut(s.index(key), value) {
+			s.create(key, value)
+		}
+	}
+	// JSON names live in a reused buffer: a string is made only for a new field.
+	s.jsonField = func(key []byte, value string) {
+		if s.autoPut(s.indexBytes(key), value) {
+			s.create(string(key), value)
+		}
+	}
+	return s
+}
+
+// startAuto begins automatic extraction over the fields found so far.
+func (s *fieldSet) startAuto(limit int) {
+	s.explicit, s.created, s.kvLimit = len(s.f), 0, limit
+}
+
+// autoPut adds value to the field at i (-1: none yet) and reports whether a new field may be
+// created for it.
+func (s *fieldSet) autoPut(i int, value string) bool {
+	if i >= 0 {
+		if i >= s.explicit {
+			s.f[i].vals = append(s.f[i].vals, value)
+		}
+		return false
+	}
+	if s.kvLimit >= 0 && s.created >= s.kvLimit {
+		return false
+	}
+	s.created++
+	return true
 }
 
 const indexFrom = 32

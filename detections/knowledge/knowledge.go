@@ -149,7 +149,7 @@ func New(opts Options) (*Knowledge, error) {
 	}
 	k.jsonNote = &spl.Note{Text: fmt.Sprintf("%%d events yielded no JSON fields: their JSON nests deeper than %d levels or has a field name longer than %d bytes (search-time JSON limits)",
 		k.maxJSONDepth, MaxJSONFieldName)}
-	k.pool.New = func() any { return &fieldSet{f: make([]field, 0, 32)} }
+	k.pool.New = func() any { return newFieldSet() }
 
 	c := &compiler{transforms: layered(transforms), compiled: map[string]*extractor{}, bad: map[string]error{}}
 	var errs []error
@@ -568,51 +568,26 @@ func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet, row *spl.Row) {
 	if p.kv == kvNone {
 		return
 	}
-	explicit := len(fs.f)
-	created := 0
-	// put adds value to the field at i (-1: none yet) and reports whether a new field may be
-	// created for it.
-	put := func(i int, value string) bool {
-		if i >= 0 {
-			if i >= explicit {
-				fs.f[i].vals = append(fs.f[i].vals, value)
-			}
-			return false
-		}
-		if k.kvLimit >= 0 && created >= k.kvLimit {
-			return false
-		}
-		created++
-		return true
-	}
-	// JSON names live in a reused buffer: a string is made only for a new field.
-	emitBytes := func(key []byte, value string) {
-		if put(fs.indexBytes(key), value) {
-			fs.create(string(key), value)
-		}
-	}
-	emit := func(key, value string) {
-		if put(fs.index(key), value) {
-			fs.create(key, value)
-		}
-	}
-	flatten := func() {
-		if flattenJSON(raw, k.maxJSONDepth, emitBytes) == jsonOverLimit {
-			row.AddNote(k.jsonNote)
-		}
-	}
+	fs.startAuto(k.kvLimit)
 	switch p.kv {
 	case kvJSON:
-		flatten()
+		k.autoJSON(raw, fs, row)
 	case kvAuto, kvAutoEscaped:
 		if p.autoJSON && looksJSON(raw) {
-			flatten()
+			k.autoJSON(raw, fs, row)
 		}
 		// maxchars cuts only the key=value scan: a cut JSON document would yield nothing.
 		if k.kvMaxChars >= 0 && len(raw) > k.kvMaxChars {
 			raw = raw[:k.kvMaxChars]
 		}
-		scanKV(raw, p.kv == kvAutoEscaped, emit)
+		scanKV(raw, p.kv == kvAutoEscaped, fs.kvField)
+	}
+}
+
+// autoJSON flattens a JSON event into fs; one over the limits marks the row instead.
+func (k *Knowledge) autoJSON(raw string, fs *fieldSet, row *spl.Row) {
+	if flattenJSON(raw, k.maxJSONDepth, fs.jsonField) == jsonOverLimit {
+		row.AddNote(k.jsonNote)
 	}
 }
 

@@ -55,27 +55,11 @@ func eventLocation(ev *store.Event) string {
 }
 
 // buildRow is eventRow with a panic in the knowledge turned into an error.
-func buildRow(ev *store.Event, k Knowledge, capHint int) (Row, error) {
-	return buildRowInto(ev, k, make([]field, 0, max(capHint, 6)+len(ev.Fields)))
-}
-
-// buildRowInto is eventRowInto with a panic in the knowledge turned into an error.
-func buildRowInto(ev *store.Event, k Knowledge, buf []field) (row Row, err error) {
+func buildRow(ev *store.Event, k Knowledge, capHint int) (row Row, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = recovered(v, eventLocation(ev))
 		}
 	}()
-	return eventRowInto(ev, k, buf), nil
-}
-
-// guarded runs f and returns a panic in it as an error located at the row's event.
-func guarded(row *Row, f func()) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = recovered(v, rowLocation(row))
-		}
-	}()
-	f()
-	return nil
+	return eventRow(ev, k, capHint), nil
 }

@@ -248,85 +248,12 @@ func newWorkerMembers(ms []*member) []workerMember {
 }
 
 func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []atomic.Bool, know Knowledge) {
-	accepted := make([]int, 0, len(ms))
-	var sl slab
-	// scratch holds the event row while no member keeps it: when every accepting
-	// member gets a projection, the next event's row is built in the same slice.
-	scratch := make([]field, 0, defaultRowCap)
+	w := &worker{ms: ms, wms: wms, stopped: stopped, know: know, accepted: make([]int, 0, len(ms)),
+		scratch: make([]field, 0, defaultRowCap)}
 	for b := range jobs {
 		b.rows = make([][]Row, len(ms))
-		// A panic stops the member it belongs to (stopped) and is handed to the ordered
-		// goroutine in the batch, which fails the member after its earlier rows.
-		memberFailed := func(j int, err error) {
-			if b.failed == nil {
-				b.failed = make([]error, len(ms))
-			}
-			b.failed[j] = err
-			stopped[j].Store(true)
-		}
 		for _, ev := range b.evs {
-			row, err := buildRowInto(ev, know, scratch)
-			if err != nil {
-				for j, m := range ms {
-					if !stopped[j].Load() && m.r.inScope(ev) {
-						memberFailed(j, err)
-					}
-				}
-				continue
-			}
-			accepted = accepted[:0]
-			for j, m := range ms {
-				if stopped[j].Load() {
-					continue
-				}
-				if ev.Time < m.r.earliest || ev.Time >= m.r.latest {
-					continue
-				}
-				m.r.countNotes(ev, &row, wms[j].c)
-				if m.r.q.base != nil {
-					matched := false
-					if err := guarded(&row, func() { matched = m.r.q.base.match(&row, wms[j].c) }); err != nil {
-						memberFailed(j, err)
-						continue
-					}
-					if !matched {
-						continue
-					}
-				}
-				accepted = append(accepted, j)
-			}
-			// As in the serial scan, the last accepting member that needs the whole
-			// row takes the row itself; the others get copies.
-			whole := -1
-			for _, j := range accepted {
-				if wms[j].need == nil {
-					whole = j
-				}
-			}
-			for _, j := range accepted {
-				wm := &wms[j]
-				var c Row
-				switch {
-				case wm.need != nil:
-					c = wm.project(&row, &sl)
-				case j == whole:
-					if err := guarded(&row, func() { _ = wm.head.push(&row) }); err != nil {
-						memberFailed(j, err)
-					}
-					continue
-				default:
-					c = row.Clone()
-				}
-				if err := guarded(&c, func() { _ = wm.head.push(&c) }); err != nil {
-					memberFailed(j, err)
-				}
-			}
-			if whole >= 0 {
-				scratch = make([]field, 0, len(row.fields)+8)
-			} else {
-				// Keep the larger slice so the next row need not regrow.
-				scratch = row.fields[:0]
-			}
+			w.event(b, ev)
 		}
 		for j := range wms {
 			if len(wms[j].out) > 0 {
@@ -336,5 +263,89 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 		}
 		b.evs = nil
 		close(b.ready)
+	}
+}
+
+// worker is one goroutine of the parallel scan.
+type worker struct {
+	ms       []*member
+	wms      []workerMember
+	stopped  []atomic.Bool
+	know     Knowledge
+	accepted []int
+	sl       slab
+	// scratch holds the event row while no member keeps it: when every accepting
+	// member gets a projection, the next event's row is built in the same slice.
+	scratch []field
+}
+
+// event builds ev's row and runs each accepting member's base search and streaming prefix on
+// it. A panic stops the member it belongs to, or, while the row is built, every member that
+// would have read the event; the batch hands the error to the ordered goroutine, which fails
+// the member after its earlier rows.
+func (w *worker) event(b *batch, ev *store.Event) {
+	stage := -1 // -1: building the row; j: member j's base search or prefix
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		// A member may hold the row's slice: never build into it again.
+		w.scratch = nil
+		err := recovered(v, eventLocation(ev))
+		for j, m := range w.ms {
+			if j == stage || stage < 0 && !w.stopped[j].Load() && m.r.inScope(ev) {
+				if b.failed == nil {
+					b.failed = make([]error, len(w.ms))
+				}
+				b.failed[j] = err
+				w.stopped[j].Store(true)
+			}
+		}
+	}()
+	row := eventRowInto(ev, w.know, w.scratch)
+	w.accepted = w.accepted[:0]
+	for j, m := range w.ms {
+		if w.stopped[j].Load() {
+			continue
+		}
+		if ev.Time < m.r.earliest || ev.Time >= m.r.latest {
+			continue
+		}
+		stage = j
+		m.r.countNotes(ev, &row, w.wms[j].c)
+		if m.r.q.base != nil && !m.r.q.base.match(&row, w.wms[j].c) {
+			continue
+		}
+		w.accepted = append(w.accepted, j)
+	}
+	// As in the serial scan, the last accepting member that needs the whole
+	// row takes the row itself; the others get copies.
+	whole := -1
+	for _, j := range w.accepted {
+		if w.wms[j].need == nil {
+			whole = j
+		}
+	}
+	for _, j := range w.accepted {
+		wm := &w.wms[j]
+		stage = j
+		var c Row
+		switch {
+		case wm.need != nil:
+			c = wm.project(&row, &w.sl)
+		case j == whole:
+			_ = wm.head.push(&row)
+			continue
+		default:
+			c = row.Clone()
+		}
+		_ = wm.head.push(&c)
+	}
+	if whole >= 0 {
+		w.scratch = make([]field, 0, len(row.fields)+8)
+	} else {
+		// Keep the larger slice so the next row need not regrow.
+		w.scratch = row.fields[:0]
 	}
 }
