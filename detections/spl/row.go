@@ -121,7 +121,7 @@ func (r *Row) size() int64 {
 }
 
 // batchFrom is the row size from which a Batch indexes the fields in a map.
-const batchFrom = 16
+const batchFrom = 64
 
 // Batch gets and sets many fields of one row in time linear in their number. Set semantics are
 // Row.Set's, except that a field deleted and set again within the batch keeps its place. Call
