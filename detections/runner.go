@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -42,7 +43,10 @@ type RunResult struct {
 	// Suppressed counts rows dropped by alert.suppress.
 	Suppressed int
 	Risk       []store.RiskEvent
-	Err        error
+	// Warnings say what the search could not read fully, e.g. events whose JSON was over
+	// the search-time limits.
+	Warnings []string
+	Err      error
 }
 
 // Runner runs detections for schedule slots and evaluates the risk incident rules.
@@ -173,7 +177,7 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 			Limits:    r.opts.Limits,
 		}
 		start := time.Now()
-		outs, errs := spl.RunShared(ctx, qs, env)
+		outs, errs := runShared(ctx, qs, env)
 		r.log.Debug("shared scan", "slot", slot, "earliest", w.earliest, "latest", w.latest, "detections", len(idx), "took", time.Since(start))
 		for j, i := range idx {
 			res := &results[i]
@@ -185,21 +189,62 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 				res.Err = fmt.Errorf("detection %q: run: no result", ds[i].Name)
 				continue
 			}
-			res.Fields, res.Rows = outs[j].Fields, outs[j].Rows
+			res.Fields, res.Rows, res.Warnings = outs[j].Fields, outs[j].Rows, outs[j].Warnings
 		}
 	}
 	for i := range results {
 		res := &results[i]
+		for _, w := range res.Warnings {
+			r.log.Warn("detection search warning", "detection", res.Detection.Name, "slot", slot, "warning", w)
+		}
 		if res.Err != nil {
-			r.log.Warn("detection failed", "detection", res.Detection.Name, "slot", slot, "err", res.Err)
+			r.logFailure(res, slot)
 			continue
 		}
-		if err := r.emitRisk(ctx, slot, res, dryRun); err != nil {
+		if err := r.emitRiskGuarded(ctx, slot, res, dryRun); err != nil {
 			res.Err = err
-			r.log.Warn("risk events not written", "detection", res.Detection.Name, "slot", slot, "err", err)
+			r.logFailure(res, slot)
 		}
 	}
 	return results
+}
+
+// runShared is spl.RunShared with a panic that escapes its own guards turned into every
+// query's error, so that one detection's bug never stops the scheduler.
+func runShared(ctx context.Context, qs []*spl.Query, env spl.Env) (outs []*spl.Result, errs []error) {
+	defer func() {
+		if v := recover(); v != nil {
+			perr := &spl.PanicError{Value: v, Stack: string(debug.Stack())}
+			outs, errs = make([]*spl.Result, len(qs)), make([]error, len(qs))
+			for i := range errs {
+				errs[i] = perr
+			}
+		}
+	}()
+	return spl.RunShared(ctx, qs, env)
+}
+
+// emitRiskGuarded is emitRisk with a panic (in RBA rules, throttling or the store) turned
+// into the detection's error.
+func (r *Runner) emitRiskGuarded(ctx context.Context, slot time.Time, res *RunResult, dryRun bool) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("detection %q: risk events: %w", res.Detection.Name, &spl.PanicError{Value: v, Stack: string(debug.Stack())})
+		}
+	}()
+	return r.emitRisk(ctx, slot, res, dryRun)
+}
+
+// logFailure logs a failed run; a recovered panic is an error with its event and stack, so
+// that the stored event that triggered it can be found and removed.
+func (r *Runner) logFailure(res *RunResult, slot time.Time) {
+	var pe *spl.PanicError
+	if errors.As(res.Err, &pe) {
+		r.log.Error("detection search panicked", "detection", res.Detection.Name, "slot", slot,
+			"event", pe.Event, "error", res.Err, "stack", pe.Stack)
+		return
+	}
+	r.log.Warn("detection failed", "detection", res.Detection.Name, "slot", slot, "error", res.Err)
 }
 
 func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, dryRun bool) error {
@@ -245,15 +290,12 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 
 // rowFields copies a result row into store fields, in the row's field order.
 func rowFields(row *spl.Row) []store.Field {
-	names := row.Names()
-	out := make([]store.Field, 0, len(names))
-	for _, n := range names {
-		v := row.Get(n)
-		if v.IsNull() {
-			continue
+	out := make([]store.Field, 0, row.Len())
+	row.Each(func(n string, v spl.Value) {
+		if !v.IsNull() {
+			out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
 		}
-		out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
-	}
+	})
 	return out
 }
 

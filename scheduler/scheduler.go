@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -333,6 +334,14 @@ func (s *Scheduler) RunDue(ctx context.Context, now time.Time) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-s.sem }()
+				defer func() {
+					// Runs are guarded inside; this keeps a bug in the bookkeeping around
+					// them from stopping the loop or leaving the detections marked running.
+					if v := recover(); v != nil {
+						s.log.Error("scheduled batch panicked", "slot", b.slot, "error", v, "stack", string(debug.Stack()))
+						s.release([]batch{b})
+					}
+				}()
 				s.runBatch(ctx, b)
 			}()
 		}
@@ -506,7 +515,7 @@ func (s *Scheduler) runBatch(ctx context.Context, b batch) {
 		return
 	}
 	s.metrics.lag.Observe(dispatched.Sub(b.slot).Seconds())
-	results := s.opts.Runner.RunSlot(ctx, b.slot, ds, nil, false)
+	results := s.runSlot(ctx, b.slot, ds, nil, false)
 	took := s.opts.Clock.Now().Sub(dispatched)
 	s.metrics.scans.Inc()
 	for i, e := range es {
@@ -567,10 +576,37 @@ func resultRun(d *detections.Detection, slot, dispatched time.Time, took time.Du
 		r.Latest = res.Latest.UnixNano()
 	}
 	r.Rows, r.RiskEvents = len(res.Rows), len(res.Risk)
+	r.Warnings = res.Warnings
 	if res.Err != nil {
 		r.Status, r.Error = StatusFailed, res.Err.Error()
 	}
 	return r
+}
+
+// runSlot is Runner.RunSlot with a panic turned into every detection's error: the runner
+// isolates panics per detection itself, this keeps any Runner from stopping the scheduler.
+func (s *Scheduler) runSlot(ctx context.Context, slot time.Time, ds []*detections.Detection, runID func(*detections.Detection) string, dryRun bool) (results []detections.RunResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("detection run panicked", "slot", slot, "detections", len(ds), "error", v, "stack", string(debug.Stack()))
+			results = make([]detections.RunResult, len(ds))
+			for i, d := range ds {
+				results[i] = detections.RunResult{Detection: d, Err: fmt.Errorf("detection %q: internal error: panic: %v", d.Name, v)}
+			}
+		}
+	}()
+	return s.opts.Runner.RunSlot(ctx, slot, ds, runID, dryRun)
+}
+
+// runIncidentRules is Runner.RunIncidentRules with a panic turned into its error.
+func (s *Scheduler) runIncidentRules(ctx context.Context, at time.Time) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("risk incident rules panicked", "at", at, "error", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: panic: %v", v)
+		}
+	}()
+	return s.opts.Runner.RunIncidentRules(ctx, at)
 }
 
 // runIncident runs the risk incident rules once for the newest due slot: the rules look back
@@ -596,7 +632,7 @@ func (s *Scheduler) runIncident(ctx context.Context, now time.Time) error {
 	if err := s.opts.Store.PutRun(ctx, r); err != nil {
 		s.log.Error("record run start", "detection", e.name, "slot", slot, "err", err)
 	}
-	err := s.opts.Runner.RunIncidentRules(ctx, slot)
+	err := s.runIncidentRules(ctx, slot)
 	r.Duration = s.opts.Clock.Now().Sub(dispatched)
 	r.Status = StatusSuccess
 	if err != nil {
@@ -630,7 +666,7 @@ func (s *Scheduler) Dispatch(ctx context.Context, idOrName string, at time.Time,
 	defer func() { <-s.sem }()
 	dispatched := s.opts.Clock.Now()
 	sid := manualSID(d, at, dispatched)
-	results := s.opts.Runner.RunSlot(ctx, at, []*detections.Detection{d}, func(*detections.Detection) string { return sid }, dryRun)
+	results := s.runSlot(ctx, at, []*detections.Detection{d}, func(*detections.Detection) string { return sid }, dryRun)
 	took := s.opts.Clock.Now().Sub(dispatched)
 	if !dryRun {
 		var res *detections.RunResult
@@ -660,7 +696,7 @@ func (s *Scheduler) DispatchIncidentRules(ctx context.Context, at time.Time) err
 	}
 	defer func() { <-s.sem }()
 	dispatched := s.opts.Clock.Now()
-	err := s.opts.Runner.RunIncidentRules(ctx, at)
+	err := s.runIncidentRules(ctx, at)
 	took := s.opts.Clock.Now().Sub(dispatched)
 	r := store.Run{
 		ID:        fmt.Sprintf("admin__hecrisk__incident_rules_at_%d_%d", at.Unix(), dispatched.UnixNano()%1_000_000),

@@ -16,7 +16,21 @@ type Event struct {
 	Fields []Field
 	// Received is the receipt time in nanoseconds since the Unix epoch.
 	Received int64
+	// ID is where Scan found the event; DeleteEvents takes it. Zero on events not read from
+	// the store.
+	ID EventID
 }
+
+// EventID names one stored event for DeleteEvents. It is opaque to callers (the storage layout
+// decides what identifies an event) and comparable; the zero value names no event.
+type EventID struct {
+	stream uint32
+	time   int64
+	seq    uint64
+}
+
+// IsZero reports whether id names no event.
+func (id EventID) IsZero() bool { return id == EventID{} }
 
 // Field is one indexed field; a multivalue field has several values.
 type Field struct {

@@ -26,6 +26,9 @@ type Run struct {
 	Rows       int
 	RiskEvents int
 	Error      string
+	// Warnings say what the run's search could not read fully (e.g. events whose JSON was
+	// over the search-time limits).
+	Warnings []string `json:",omitempty"`
 }
 
 func runKey(detection string, slot int64, manual bool) []byte {

@@ -126,6 +126,7 @@ func (s *Store) Scan(ctx context.Context, q ScanQuery, fn func(*Event) error) er
 				Index:      si.stream.Index,
 				Sourcetype: si.stream.Sourcetype,
 			}
+			ev.ID = EventID{stream: be32(k[1:5]), time: ev.Time, seq: be64(k[13:21])}
 			if err := item.Value(func(v []byte) error { return decodeEvent(v, ev) }); err != nil {
 				return fmt.Errorf("read event %x: %w", k, err)
 			}

@@ -89,6 +89,10 @@ type Store struct {
 	rid    uint64
 	nid    uint64
 
+	// deleteMu makes DeleteEvents' look-up and delete one step, so concurrent deletes of the
+	// same event count it once.
+	deleteMu sync.Mutex
+
 	commits       atomic.Int64 // Badger transactions committed by the writer; tests count them
 	beforeCommit  func()       // test hook, called by the writer before each group
 	eventsWritten atomic.Int64

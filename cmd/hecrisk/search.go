@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/hecrisk/hecrisk/web/api"
 )
 
 // remoteFlags point an offline command at a running server instead of a data dir.
@@ -106,7 +108,9 @@ func localSearch(ctx context.Context, b *baseFlags, stderr io.Writer, query, ear
 		return err
 	}
 	defer sys.Close()
-	return sys.Search(ctx, query, earliest, latest, w.Row)
+	// Whoever can open the data dir can delete its files: | delete is allowed here.
+	return sys.Search(ctx, api.SearchRequest{Search: query, Earliest: earliest, Latest: latest, CanDelete: true,
+		Warn: func(text string) { fmt.Fprintln(stderr, "warning:", text) }}, w.Row)
 }
 
 // remoteSearch uses Splunk's export endpoint in CSV mode, which keeps the column order.

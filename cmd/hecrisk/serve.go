@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -106,10 +107,22 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 
+	// runCtx is the root of the work that outlives a request: scheduled runs (and searches, which
+	// derive from it too); it is cancelled on shutdown once HEC has drained.
+	runCtx, cancelRuns := context.WithCancel(context.Background())
+	defer cancelRuns()
 	apiApp := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: time.Minute, ReadBufferSize: 16 << 10,
 		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute})
 	// fasthttp's parse errors would otherwise quote the request, Authorization header included.
 	apiApp.Server().SecureErrorLogMessage = true
+	// Handlers run under runCtx, so shutdown cancels running searches and dispatches
+	// (web/api also stops a search whose client goes away); a panic in one becomes a 500.
+	apiApp.Use(func(c *fiber.Ctx) error {
+		c.SetUserContext(runCtx)
+		return c.Next()
+	}, recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, v any) {
+		log.Error("API request panicked", "method", c.Method(), "path", c.Path(), "error", v, "stack", string(debug.Stack()))
+	}}))
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
 		APIToken: token, Loc: sys.loc, Logger: log})
@@ -134,10 +147,6 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Warn("HEC listens beyond loopback without TLS: tokens and events cross the network in clear text; set enableSSL and serverCert in inputs.conf [http] (see docs/security.md)",
 			"hec", hecLn.Addr().String())
 	}
-	// runCtx is the root of the work that outlives a request: scheduled runs (and searches, which
-	// derive from it too); it is cancelled on shutdown once HEC has drained.
-	runCtx, cancelRuns := context.WithCancel(context.Background())
-	defer cancelRuns()
 	errc := make(chan error, 2)
 	go func() { errc <- hecSrv.Serve(hecLn) }()
 	go func() { errc <- apiApp.Listener(apiLn) }()

@@ -18,6 +18,7 @@ import (
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/web/api"
 )
 
 // baseFlags are the flags every command that opens a data dir shares.
@@ -160,16 +161,29 @@ func (s *system) Close() error {
 	return s.store.Close()
 }
 
-// Search runs ad-hoc SPL over the store: the REST export endpoint and `hecrisk search` use it.
-func (s *system) Search(ctx context.Context, query, earliest, latest string, emit func(fields []string, values map[string][]string) error) error {
-	q, err := spl.Parse(query, s.macros)
+// Search runs ad-hoc SPL over the store: the REST export endpoint, the console and
+// `hecrisk search` use it.
+func (s *system) Search(ctx context.Context, req api.SearchRequest, emit func(fields []string, values map[string][]string) error) error {
+	q, err := spl.Parse(req.Search, s.macros)
 	if err != nil {
 		return err
 	}
-	env := spl.Env{Now: time.Now(), Earliest: earliest, Latest: latest, Loc: s.loc,
-		Events: s.store, Risk: s.store, Knowledge: s.knowledge,
+	env := spl.Env{Now: time.Now(), Earliest: req.Earliest, Latest: req.Latest, Loc: s.loc,
+		Events: s.store, Risk: s.store, Knowledge: s.knowledge, Warn: req.Warn,
 		Limits: spl.Limits{MaxDuration: 5 * time.Minute, MaxMemoryBytes: 1 << 30}}
-	return q.StreamValues(ctx, env, emit)
+	if req.CanDelete {
+		env.Deleter = s.store
+	}
+	if q.Deletes() {
+		// Deleting is rare and irreversible: leave a trace of every attempt.
+		s.log.Warn("search deletes events", "search", req.Search, "allowed", req.CanDelete)
+	}
+	err = q.StreamValues(ctx, env, emit)
+	var pe *spl.PanicError
+	if errors.As(err, &pe) {
+		s.log.Error("search panicked", "search", req.Search, "event", pe.Event, "error", err, "stack", pe.Stack)
+	}
+	return err
 }
 
 func loadLocation(name string) (*time.Location, error) {

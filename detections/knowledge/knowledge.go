@@ -35,7 +35,11 @@ type Options struct {
 	// creates at most KVLimit fields (default 100) and reads only the first KVMaxChars bytes
 	// of _raw (default 10240). A negative value removes the limit.
 	KVLimit, KVMaxChars int
-	Logger              *slog.Logger
+	// MaxJSONDepth bounds the nesting of a JSON event that automatic JSON extraction reads
+	// (default DefaultMaxJSONDepth); a deeper event yields no JSON fields and the search
+	// counts it in a warning.
+	MaxJSONDepth int
+	Logger       *slog.Logger
 }
 
 const (
@@ -49,6 +53,9 @@ type Knowledge struct {
 	hasScope bool // some stanza is source:: or host::, so plans depend on more than the sourcetype
 
 	kvLimit, kvMaxChars int
+	maxJSONDepth        int
+	// jsonNote marks a row whose JSON was over the limits; the search counts such events.
+	jsonNote *spl.Note
 
 	mu    sync.RWMutex
 	plans map[planKey]*plan
@@ -136,7 +143,13 @@ func New(opts Options) (*Knowledge, error) {
 	if k.kvMaxChars == 0 {
 		k.kvMaxChars = defaultKVMaxChars
 	}
-	k.pool.New = func() any { return &fieldSet{f: make([]field, 0, 32)} }
+	k.maxJSONDepth = opts.MaxJSONDepth
+	if k.maxJSONDepth <= 0 {
+		k.maxJSONDepth = DefaultMaxJSONDepth
+	}
+	k.jsonNote = &spl.Note{Text: fmt.Sprintf("%%d events yielded no JSON fields: their JSON nests deeper than %d levels or has a field name longer than %d bytes (search-time JSON limits)",
+		k.maxJSONDepth, MaxJSONFieldName)}
+	k.pool.New = func() any { return newFieldSet() }
 
 	c := &compiler{transforms: layered(transforms), compiled: map[string]*extractor{}, bad: map[string]error{}}
 	var errs []error
@@ -542,48 +555,39 @@ func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan) {
 	for _, x := range p.reports {
 		x.apply(src(x.sourceKey), fs)
 	}
-	k.autoKV(p, ev.Raw, fs)
+	k.autoKV(p, ev.Raw, fs, row)
 	mergeFields(fs, row, p.keep)
 	applyAliases(p.aliases, row)
 	fs.evals = applyEvals(p.evals, row, fs.evals)
 }
 
 // autoKV runs KV_MODE (and AUTO_KV_JSON) over _raw. A field an explicit EXTRACT or REPORT
-// already produced is left alone; a key seen several times becomes multivalue.
-func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet) {
+// already produced is left alone; a key seen several times becomes multivalue. JSON over the
+// limits yields nothing and marks the row, so the search can say how many events it skipped.
+func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet, row *spl.Row) {
 	if p.kv == kvNone {
 		return
 	}
-	explicit := len(fs.f)
-	created := 0
-	emit := func(key, value string) {
-		for i := 0; i < explicit; i++ {
-			if fs.f[i].name == key {
-				return
-			}
-		}
-		if i := fs.index(key); i >= 0 {
-			fs.f[i].vals = append(fs.f[i].vals, value)
-			return
-		}
-		if k.kvLimit >= 0 && created >= k.kvLimit {
-			return
-		}
-		created++
-		fs.add(key, value)
-	}
+	fs.startAuto(k.kvLimit)
 	switch p.kv {
 	case kvJSON:
-		flattenJSON(raw, emit)
+		k.autoJSON(raw, fs, row)
 	case kvAuto, kvAutoEscaped:
 		if p.autoJSON && looksJSON(raw) {
-			flattenJSON(raw, emit)
+			k.autoJSON(raw, fs, row)
 		}
 		// maxchars cuts only the key=value scan: a cut JSON document would yield nothing.
 		if k.kvMaxChars >= 0 && len(raw) > k.kvMaxChars {
 			raw = raw[:k.kvMaxChars]
 		}
-		scanKV(raw, p.kv == kvAutoEscaped, emit)
+		scanKV(raw, p.kv == kvAutoEscaped, fs.kvField)
+	}
+}
+
+// autoJSON flattens a JSON event into fs; one over the limits marks the row instead.
+func (k *Knowledge) autoJSON(raw string, fs *fieldSet, row *spl.Row) {
+	if flattenJSON(raw, k.maxJSONDepth, fs.jsonField) == jsonOverLimit {
+		row.AddNote(k.jsonNote)
 	}
 }
 
@@ -592,22 +596,27 @@ func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet) {
 // indexed and extracted at search time (the duplicate values props.conf.spec warns about for
 // INDEXED_EXTRACTIONS with KV_MODE=json).
 func mergeFields(fs *fieldSet, row *spl.Row, keep func(string) bool) {
+	if len(fs.f) == 0 {
+		return
+	}
+	b := row.Batch(len(fs.f))
 	for _, f := range fs.f {
 		if protected(f.name) || keep != nil && !keep(f.name) {
 			continue
 		}
-		old := row.Get(f.name)
+		old := b.Get(f.name)
 		if old.IsNull() {
 			if len(f.vals) == 1 {
-				row.Set(f.name, spl.Str(f.vals[0]))
+				b.Set(f.name, spl.Str(f.vals[0]))
 			} else {
-				row.Set(f.name, spl.Multi(append([]string(nil), f.vals...)))
+				b.Set(f.name, spl.Multi(append([]string(nil), f.vals...)))
 			}
 			continue
 		}
 		vals := append(append([]string(nil), old.Values()...), f.vals...)
-		row.Set(f.name, spl.Multi(vals))
+		b.Set(f.name, spl.Multi(vals))
 	}
+	b.Done()
 }
 
 // applyAliases computes every alias from the fields as they were before any alias ran.
@@ -670,17 +679,19 @@ func SetIndexed(ev *store.Event, row *spl.Row) {
 	row.Set("source", strOrNull(ev.Source))
 	row.Set("sourcetype", strOrNull(ev.Sourcetype))
 	row.Set("index", strOrNull(ev.Index))
+	b := row.Batch(len(ev.Fields))
 	for _, f := range ev.Fields {
 		if protected(f.Name) || len(f.Values) == 0 {
 			continue
 		}
-		old := row.Get(f.Name)
+		old := b.Get(f.Name)
 		if old.IsNull() {
-			row.Set(f.Name, spl.Multi(append([]string(nil), f.Values...)))
+			b.Set(f.Name, spl.Multi(append([]string(nil), f.Values...)))
 			continue
 		}
-		row.Set(f.Name, spl.Multi(append(append([]string(nil), old.Values()...), f.Values...)))
+		b.Set(f.Name, spl.Multi(append(append([]string(nil), old.Values()...), f.Values...)))
 	}
+	b.Done()
 }
 
 func strOrNull(s string) spl.Value {

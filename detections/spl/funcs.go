@@ -554,7 +554,9 @@ func builtin(name string, a []evalFn) evalFn {
 			return Num(math.Log(x) / math.Log(base))
 		}
 	case "pow":
-		return arith(a[0], a[1], func(x, y float64) (float64, bool) { return math.Pow(x, y), true })
+		pow := arith(func(x, y float64) (float64, bool) { return math.Pow(x, y), true })
+		x, y := a[0], a[1]
+		return func(c *execCtx, r *Row) Value { return pow(x(c, r), y(c, r)) }
 	case "min", "max":
 		return func(c *execCtx, r *Row) Value {
 			// Eval min/max: numbers compare numerically, and strings are

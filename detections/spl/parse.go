@@ -21,7 +21,12 @@ type Query struct {
 	cmds    []command
 	// tableFields fixes Result.Fields when a final table command shapes the result.
 	tableFields []string
+	// deletes is set when the search has | delete, which needs Env.Deleter.
+	deletes bool
 }
+
+// Deletes reports whether the search removes events (| delete).
+func (q *Query) Deletes() bool { return q.deletes }
 
 // String returns the search after macro expansion.
 func (q *Query) String() string { return q.src }
@@ -69,6 +74,7 @@ var commandParsers = map[string]struct {
 	"mvexpand":   {modeArgs, parseMvexpand},
 	"top":        {modeArgs, parseTop},
 	"rare":       {modeArgs, parseTop},
+	"delete":     {modeArgs, parseDelete},
 }
 
 var generatorParsers = map[string]func(ts *tokStream, head token) (generator, error){
@@ -79,6 +85,9 @@ var generatorParsers = map[string]func(ts *tokStream, head token) (generator, er
 // Parse expands macros and parses query. Unknown commands, functions and
 // macros, bad regexes and syntax errors are reported here, before anything runs.
 func Parse(query string, macros Macros) (*Query, error) {
+	if len(query) > MaxQueryBytes {
+		return nil, &ParseError{Pos: MaxQueryBytes, Msg: fmt.Sprintf("search is %d bytes long; the limit is %d", len(query), MaxQueryBytes)}
+	}
 	src, err := expandMacros(query, macros, 0)
 	if err != nil {
 		return nil, err
@@ -172,6 +181,9 @@ func Parse(query string, macros Macros) (*Query, error) {
 		}
 	}
 	q.tableFields = finalTable(q.cmds)
+	if err := checkDelete(q, segs); err != nil {
+		return nil, err
+	}
 	return q, nil
 }
 

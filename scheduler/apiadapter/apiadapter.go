@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/detections"
+	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/web/api"
 )
@@ -93,6 +94,7 @@ func fill(out *api.DispatchResult, r *detections.RunResult) {
 	if r.Err != nil {
 		out.Status, out.Error = scheduler.StatusFailed, r.Err.Error()
 	}
+	out.Warnings = r.Warnings
 	if r.Fields != nil {
 		out.Fields = r.Fields
 	}
@@ -103,11 +105,11 @@ func fill(out *api.DispatchResult, r *detections.RunResult) {
 		}
 		row := &r.Rows[i]
 		m := map[string][]string{}
-		for _, n := range row.Names() {
-			if v := row.Get(n); !v.IsNull() {
+		row.Each(func(n string, v spl.Value) {
+			if !v.IsNull() {
 				m[n] = v.Values()
 			}
-		}
+		})
 		out.Results = append(out.Results, m)
 	}
 	for i := range r.Risk {

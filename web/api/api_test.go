@@ -574,7 +574,8 @@ type posErr struct{ pos int }
 func (e posErr) Error() string { return fmt.Sprintf("spl: position %d: unknown command", e.pos) }
 func (e posErr) Position() int { return e.pos }
 
-func (rowsSearcher) Search(_ context.Context, spl, earliest, latest string, emit func([]string, map[string][]string) error) error {
+func (rowsSearcher) Search(_ context.Context, req api.SearchRequest, emit func([]string, map[string][]string) error) error {
+	spl, earliest, latest := req.Search, req.Earliest, req.Latest
 	if strings.Contains(spl, "BAD") {
 		return posErr{strings.Index(spl, "BAD")}
 	}

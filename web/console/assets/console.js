@@ -535,6 +535,7 @@
         status.textContent = (page.total !== undefined ? `${fmtNum(page.total)} results` : `more than ${fmtNum(end)} results`) +
           (page.rows.length ? ` (showing ${offset + 1}–${end})` : "") + ` in ${fmtDur(page.duration_seconds)}`;
         exportLinks(page.search);
+        for (const m of page.messages || []) errEl.appendChild(h("div", { class: "warning", role: "status" }, m));
         if (!userView && page.rows.length) {
           const nv = page.rows.some((r) => r._raw) ? "events" : "table";
           if (nv !== view) { view = nv; renderTabs(); }
