@@ -86,7 +86,7 @@ func TestESCUUnitTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kn, err := knowledge.New(knowledge.Options{Builtin: true})
+	kn, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

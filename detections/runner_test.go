@@ -68,7 +68,7 @@ func TestRunSlot(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	kn, err := knowledge.New(knowledge.Options{Builtin: true})
+	kn, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ type system struct {
 	catalog    *detections.Catalog
 	macros     *spl.MacroSet
 	runner     *detections.Runner
-	props      *conf.Config // user props layered over the built-in stanzas (index time)
+	props      *conf.Config // every layer, the built-in app at the bottom
 	transforms *conf.Config
 	limits     *conf.Config
 }
@@ -78,28 +78,20 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	if err != nil {
 		return nil, err
 	}
-	sys := &system{log: log, loc: loc, layers: conf.Layers{ConfDir: b.confDir, Apps: b.apps}}
+	sys := &system{log: log, loc: loc, layers: knowledge.BuiltinLayers(b.confDir, b.apps)}
 
-	userProps, err := sys.layers.Load("props.conf")
-	if err != nil {
+	if sys.props, err = sys.layers.Load("props.conf"); err != nil {
 		return nil, err
 	}
-	userTransforms, err := sys.layers.Load("transforms.conf")
-	if err != nil {
+	if sys.transforms, err = sys.layers.Load("transforms.conf"); err != nil {
 		return nil, err
 	}
-	builtinProps, builtinTransforms, err := knowledge.Builtin()
-	if err != nil {
-		return nil, fmt.Errorf("built-in knowledge: %w", err)
-	}
-	sys.props = userProps.Fallback(builtinProps)
-	sys.transforms = userTransforms.Fallback(builtinTransforms)
 	if sys.limits, err = sys.layers.Load("limits.conf"); err != nil {
 		return nil, err
 	}
 	kvLimit, kvMaxChars := kvLimits(sys.limits)
 	sys.knowledge, err = knowledge.New(knowledge.Options{
-		Props: userProps, Transforms: userTransforms, Builtin: true, SkipInvalid: true,
+		Props: sys.props, Transforms: sys.transforms, SkipInvalid: true,
 		KVLimit: kvLimit, KVMaxChars: kvMaxChars, Logger: log,
 	})
 	if err != nil {

@@ -30,7 +30,7 @@ func TestRunSharedWorkersAgree(t *testing.T) {
 		names = append(names, s)
 		qs = append(qs, q)
 	}
-	k, err := knowledge.New(knowledge.Options{Builtin: true})
+	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -70,13 +69,11 @@ type Pipeline struct {
 	defaultTZ      *time.Location
 	defaultBreaker *regexp.Regexp
 
-	transforms  *conf.Config
-	compiledTr  map[string]*transform // nil value: skipped transform
-	defaults    *propStanza
-	sourcetypes map[string]*propStanza
-	hosts       []*propStanza
-	sources     []*propStanza
-	warned      map[string]bool
+	transforms *conf.Config
+	compiledTr map[string]*transform // nil value: skipped transform
+	resolver   *conf.Resolver
+	stanzas    map[string]*propStanza // by stanza name
+	warned     map[string]bool
 
 	mu    sync.RWMutex
 	plans map[planKey]*plan
@@ -97,7 +94,7 @@ func New(opts Options) (*Pipeline, error) {
 		defaultBreaker: regexp.MustCompile(`([\r\n]+)`),
 		transforms:     opts.Transforms,
 		compiledTr:     map[string]*transform{},
-		sourcetypes:    map[string]*propStanza{},
+		stanzas:        map[string]*propStanza{},
 		warned:         map[string]bool{},
 		plans:          map[planKey]*plan{},
 	}
@@ -111,37 +108,18 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("indextime: negative MaxEventSize %d", opts.MaxEventSize)
 	}
 	props := opts.Props
-	if props.Has(conf.DefaultStanza) {
-		ps, err := p.compileStanza(conf.DefaultStanza, kindDefault, props.Own(conf.DefaultStanza))
-		if err != nil {
-			return nil, err
-		}
-		p.defaults = ps
-	}
-	var errs []error
-	for _, name := range props.Names() {
-		kind := kindSourcetype
-		switch {
-		case strings.HasPrefix(name, "source::"):
-			kind = kindSource
-		case strings.HasPrefix(name, "host::"):
-			kind = kindHost
-		case strings.HasPrefix(name, "rule::"), strings.HasPrefix(name, "delayedrule::"):
+	resolver, errs := conf.NewResolver(props)
+	p.resolver = resolver
+	for _, sp := range resolver.Specs() {
+		if sp.Kind == conf.SpecRule || sp.Kind == conf.SpecDelayedRule {
 			continue
 		}
-		ps, err := p.compileStanza(name, kind, props.Own(name))
+		ps, err := p.compileStanza(sp, props.Own(sp.Name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		switch kind {
-		case kindSource:
-			p.sources = append(p.sources, ps)
-		case kindHost:
-			p.hosts = append(p.hosts, ps)
-		default:
-			p.sourcetypes[name] = ps
-		}
+		p.stanzas[sp.Name] = ps
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -183,11 +161,13 @@ func (p *Pipeline) plan(sourcetype, source, host string) *plan {
 	// Host and source only matter when such stanzas exist; keying on them otherwise would let
 	// clients grow the cache for nothing.
 	k := planKey{sourcetype: sourcetype}
-	if len(p.sources) > 0 {
-		k.source = source
-	}
-	if len(p.hosts) > 0 {
-		k.host = host
+	if hosts, sources := p.resolver.Scoped(); hosts || sources {
+		if sources {
+			k.source = source
+		}
+		if hosts {
+			k.host = host
+		}
 	}
 	p.mu.RLock()
 	pl, ok := p.plans[k]

@@ -1,6 +1,7 @@
 package indextime
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -9,16 +10,6 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/internal/conf"
-)
-
-type stanzaKind int
-
-// Ascending precedence: props.conf gives source:: over host:: over the sourcetype stanza.
-const (
-	kindDefault stanzaKind = iota
-	kindSourcetype
-	kindHost
-	kindSource
 )
 
 // setting is one props key with its compiled form.
@@ -34,11 +25,9 @@ type setting struct {
 	datetime string
 }
 
+// propStanza is the compiled index-time settings of one props.conf stanza.
 type propStanza struct {
 	name     string
-	kind     stanzaKind
-	match    *regexp.Regexp // host:: and source:: patterns
-	priority int
 	settings map[string]*setting
 }
 
@@ -144,71 +133,31 @@ func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, err
 	return s, true, nil
 }
 
-func (p *Pipeline) compileStanza(name string, kind stanzaKind, kvs map[string]conf.KV) (*propStanza, error) {
-	ps := &propStanza{name: name, kind: kind, settings: map[string]*setting{}}
+func (p *Pipeline) compileStanza(sp *conf.Spec, kvs map[string]conf.KV) (*propStanza, error) {
+	ps := &propStanza{name: sp.Name, settings: map[string]*setting{}}
+	var errs []error
 	for _, k := range conf.SortedKeys(kvs) {
-		s, ok, err := compileSetting(p, name, kvs[k])
+		kv := kvs[k]
+		s, ok, err := compileSetting(p, sp.Name, kv)
 		if err != nil {
-			return nil, err
+			if kv.File != "" {
+				err = fmt.Errorf("%s:%d: %w", kv.File, kv.Line, err)
+			}
+			errs = append(errs, err)
+			continue
 		}
 		if ok {
 			ps.settings[k] = s
 		}
 	}
-	if kind == kindHost || kind == kindSource {
-		pattern := name[strings.Index(name, "::")+2:]
-		re, literal, err := compileSpecPattern(pattern)
-		if err != nil {
-			return nil, fmt.Errorf("props.conf [%s]: invalid pattern: %w", name, err)
-		}
-		ps.match = re
-		// props.conf: a literal stanza defaults to priority 100, a pattern to 0.
-		if literal {
-			ps.priority = 100
-		}
-		if kv, ok := kvs["priority"]; ok {
-			n, err := strconv.Atoi(strings.TrimSpace(kv.Value))
-			if err != nil {
-				return nil, fmt.Errorf("props.conf [%s] priority: %q is not an integer", name, kv.Value)
-			}
-			ps.priority = n
-		}
-	}
-	return ps, nil
+	return ps, errors.Join(errs...)
 }
 
 // resolve merges the stanzas that apply, lowest precedence first, key by key.
 func (p *Pipeline) resolve(sourcetype, source, host string) *plan {
-	var applied []*propStanza
-	if p.defaults != nil {
-		applied = append(applied, p.defaults)
-	}
-	if st, ok := p.sourcetypes[sourcetype]; ok {
-		applied = append(applied, st)
-	}
-	for _, group := range []struct {
-		list  []*propStanza
-		value string
-	}{{p.hosts, host}, {p.sources, source}} {
-		var hit []*propStanza
-		for _, ps := range group.list {
-			if ps.match.MatchString(group.value) {
-				hit = append(hit, ps)
-			}
-		}
-		// Within a type: higher priority wins; at equal priority the lower ASCII name wins.
-		// Sort so winners come last.
-		sort.SliceStable(hit, func(i, j int) bool {
-			if hit[i].priority != hit[j].priority {
-				return hit[i].priority < hit[j].priority
-			}
-			return hit[i].name > hit[j].name
-		})
-		applied = append(applied, hit...)
-	}
 	eff := map[string]*setting{}
-	for _, ps := range applied {
-		for k, s := range ps.settings {
+	for _, sp := range p.resolver.Match(sourcetype, source, host) {
+		for k, s := range p.stanzas[sp.Name].settings {
 			eff[k] = s
 		}
 	}
