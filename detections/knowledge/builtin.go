@@ -30,6 +30,16 @@ func BuiltinApp() *conf.BuiltinApp {
 	return &conf.BuiltinApp{FS: sub, Path: BuiltinPath}
 }
 
+// PropsKeys are the props.conf settings search time reads (names ending in '-' are classes).
+func PropsKeys() []string {
+	return []string{"EXTRACT-", "REPORT-", "FIELDALIAS-", "EVAL-", "KV_MODE", "AUTO_KV_JSON"}
+}
+
+// TransformsKeys are the transforms.conf settings REPORT- transforms read.
+func TransformsKeys() []string {
+	return []string{"REGEX", "FORMAT", "DELIMS", "FIELDS", "SOURCE_KEY", "MV_ADD", "CLEAN_KEYS", "KEEP_EMPTY_VALS"}
+}
+
 // BuiltinLayers is conf.Layers with the built-in app at the bottom: the layering hecrisk uses
 // for every .conf file.
 func BuiltinLayers(confDir string, apps []string) conf.Layers {

@@ -8,7 +8,6 @@ package knowledge
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -23,14 +22,13 @@ type Options struct {
 	// Props and Transforms are the layered configuration (conf.Layers.Load; BuiltinLayers puts
 	// hecrisk's own Ollama knowledge at the bottom); nil means none.
 	Props, Transforms *conf.Config
-	// SkipInvalid logs and drops a broken setting (bad regex, unknown transform, eval syntax)
-	// instead of failing New, which is what splunkd does with a broken add-on.
+	// SkipInvalid drops a broken setting (bad regex, unknown transform, eval syntax) instead
+	// of failing New, which is what splunkd does with a broken add-on; Findings lists them.
 	SkipInvalid bool
 	// KVLimit and KVMaxChars are limits.conf [kv] limit and maxchars: automatic extraction
 	// creates at most KVLimit fields (default 100) and reads only the first KVMaxChars bytes
 	// of _raw (default 10240). A negative value removes the limit.
 	KVLimit, KVMaxChars int
-	Logger              *slog.Logger
 }
 
 const (
@@ -46,9 +44,38 @@ type Knowledge struct {
 
 	kvLimit, kvMaxChars int
 
+	findings []conf.Finding
+
 	mu    sync.RWMutex
 	plans map[planKey]*plan
 	pool  sync.Pool
+}
+
+// Findings are the settings New skipped (SkipInvalid) or accepted but ignores, for the caller
+// to log once or `btool check` to print.
+func (k *Knowledge) Findings() []conf.Finding { return append([]conf.Finding(nil), k.findings...) }
+
+// settingError is a props.conf setting that does not compile.
+type settingError struct {
+	stanza string
+	kv     conf.KV
+	where  string // the prefix of err's text that names the place
+	err    error
+}
+
+func (e *settingError) Error() string { return e.err.Error() }
+func (e *settingError) Unwrap() error { return e.err }
+
+func findingOf(err error) conf.Finding {
+	var fe *conf.FindingError
+	if errors.As(err, &fe) {
+		return fe.Finding
+	}
+	var se *settingError
+	if errors.As(err, &se) {
+		return conf.KeyFinding(conf.Problem, "props.conf", se.stanza, se.kv, "%s", strings.TrimPrefix(se.err.Error(), se.where+": "))
+	}
+	return conf.Finding{Severity: conf.Problem, Conf: "props.conf", Message: err.Error()}
 }
 
 type stanzaSpec struct {
@@ -95,10 +122,6 @@ const maxCachedPlans = 4096
 
 // New compiles every search-time setting of the layered configuration once.
 func New(opts Options) (*Knowledge, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	k := &Knowledge{plans: map[planKey]*plan{}, kvLimit: opts.KVLimit, kvMaxChars: opts.KVMaxChars}
 	if k.kvLimit == 0 {
 		k.kvLimit = defaultKVLimit
@@ -112,7 +135,7 @@ func New(opts Options) (*Knowledge, error) {
 	var errs []error
 	keep := func(e error) {
 		if opts.SkipInvalid {
-			log.Warn("search-time knowledge: setting skipped", "error", e)
+			k.findings = append(k.findings, findingOf(e))
 			return
 		}
 		errs = append(errs, e)
@@ -140,19 +163,31 @@ func New(opts Options) (*Knowledge, error) {
 	}
 	for _, name := range sortedNames(k.stanzas) {
 		spec := k.stanzas[name]
-		for _, it := range spec.items {
+		own := opts.Props.Own(name)
+		for _, key := range sortedItems(spec.items) {
+			it := spec.items[key]
 			if it.eval != nil && protected(it.class) {
-				log.Warn("search-time knowledge: EVAL of an indexed default field is ignored", "stanza", spec.name, "key", it.key)
+				k.findings = append(k.findings, conf.KeyFinding(conf.Problem, "props.conf", name, own[key],
+					"EVAL of the indexed default field %s is ignored", it.class))
 			}
 			for _, a := range it.aliases {
 				if protected(a.to) {
-					log.Warn("search-time knowledge: alias onto an indexed default field is ignored", "stanza", spec.name, "key", it.key, "field", a.to)
+					k.findings = append(k.findings, conf.KeyFinding(conf.Problem, "props.conf", name, own[key],
+						"alias onto the indexed default field %s is ignored", a.to))
 				}
 			}
 		}
 	}
-	log.Debug("search-time knowledge loaded", "stanzas", len(k.stanzas))
 	return k, nil
+}
+
+func sortedItems(m map[string]*item) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func sortedNames(m map[string]*stanzaSpec) []string {
@@ -209,7 +244,7 @@ func (c *compiler) stanza(name string, st map[string]conf.KV) (*stanzaSpec, []er
 		}
 		it, err := c.item(where, key, kv.Value)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &settingError{stanza: name, kv: kv, where: where, err: err})
 			continue
 		}
 		if it != nil {

@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"sync"
 	"time"
@@ -40,7 +39,6 @@ type Options struct {
 	// DefaultTZ reads timestamps without a zone when props has no TZ; nil means the server's
 	// local zone, as splunkd does.
 	DefaultTZ *time.Location
-	Logger    *slog.Logger
 	// MaxEventSize refuses (ErrEventTooLarge) an event still longer than this many bytes
 	// after TRUNCATE; 0 means no limit.
 	MaxEventSize int
@@ -64,7 +62,6 @@ func (e *EventTooLargeError) Is(target error) bool { return target == ErrEventTo
 
 // Pipeline applies index-time settings. It is safe for concurrent use.
 type Pipeline struct {
-	logger         *slog.Logger
 	maxEventSize   int
 	defaultTZ      *time.Location
 	defaultBreaker *regexp.Regexp
@@ -74,6 +71,7 @@ type Pipeline struct {
 	resolver   *conf.Resolver
 	stanzas    map[string]*propStanza // by stanza name
 	warned     map[string]bool
+	findings   []conf.Finding
 
 	mu    sync.RWMutex
 	plans map[planKey]*plan
@@ -88,7 +86,6 @@ const maxPlans = 4096
 // reference, so a bad setting is reported at startup with its stanza and key.
 func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
-		logger:         opts.Logger,
 		maxEventSize:   opts.MaxEventSize,
 		defaultTZ:      opts.DefaultTZ,
 		defaultBreaker: regexp.MustCompile(`([\r\n]+)`),
@@ -97,9 +94,6 @@ func New(opts Options) (*Pipeline, error) {
 		stanzas:        map[string]*propStanza{},
 		warned:         map[string]bool{},
 		plans:          map[planKey]*plan{},
-	}
-	if p.logger == nil {
-		p.logger = slog.New(slog.DiscardHandler)
 	}
 	if p.defaultTZ == nil {
 		p.defaultTZ = time.Local
@@ -137,7 +131,13 @@ func (p *Pipeline) transform(name string) (*transform, bool, error) {
 		return nil, false, fmt.Errorf("transforms.conf has no stanza [%s]", name)
 	}
 	st, _ := p.transforms.Stanza(name)
-	t, ok, err := compileTransform(name, st, p.logger)
+	t, ok, err := compileTransform(name, st, func(key, msg string) {
+		if key == "" {
+			p.findings = append(p.findings, p.transforms.StanzaFinding(conf.Problem, "transforms.conf", name, "%s", msg))
+			return
+		}
+		p.findings = append(p.findings, conf.KeyFinding(conf.Problem, "transforms.conf", name, st[key], "%s", msg))
+	})
 	if err != nil {
 		return nil, false, err
 	}
@@ -148,14 +148,19 @@ func (p *Pipeline) transform(name string) (*transform, bool, error) {
 	return t, ok, nil
 }
 
-func (p *Pipeline) warnOnce(msg, stanza, key string) {
-	k := msg + "\x00" + stanza
+// note records a setting index time cannot honour, once per stanza and key.
+func (p *Pipeline) note(sev conf.Severity, stanza string, kv conf.KV, msg string) {
+	k := stanza + "\x00" + kv.Key
 	if p.warned[k] {
 		return
 	}
 	p.warned[k] = true
-	p.logger.Warn(msg, "stanza", stanza, "key", key)
+	p.findings = append(p.findings, conf.KeyFinding(sev, "props.conf", stanza, kv, "%s", msg))
 }
+
+// Findings are the settings New accepted but cannot honour (SHOULD_LINEMERGE = true,
+// unsupported transforms, ...), for the caller to log once or `btool check` to print.
+func (p *Pipeline) Findings() []conf.Finding { return append([]conf.Finding(nil), p.findings...) }
 
 func (p *Pipeline) plan(sourcetype, source, host string) *plan {
 	// Host and source only matter when such stanzas exist; keying on them otherwise would let

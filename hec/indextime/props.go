@@ -46,7 +46,19 @@ type plan struct {
 	transforms []*transform
 }
 
-// keys hecrisk reads from props.conf at index time; everything else is search time or unsupported.
+// PropsKeys are the props.conf settings index time reads (names ending in '-' are classes).
+func PropsKeys() []string {
+	return []string{"LINE_BREAKER", "TIME_PREFIX", "TRUNCATE", "MAX_TIMESTAMP_LOOKAHEAD", "MAX_DAYS_AGO",
+		"MAX_DAYS_HENCE", "TIME_FORMAT", "TZ", "DATETIME_CONFIG", "SHOULD_LINEMERGE", "SEDCMD-", "TRANSFORMS-"}
+}
+
+// TransformsKeys are the transforms.conf settings index-time transforms read.
+func TransformsKeys() []string {
+	return []string{"REGEX", "FORMAT", "LOOKAHEAD", "REPEAT_MATCH", "CLEAN_KEYS", "DEFAULT_VALUE", "SOURCE_KEY",
+		"WRITE_META", "DEST_KEY"}
+}
+
+// compileSetting compiles the index-time keys (PropsKeys); ok is false for any other key.
 func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, error) {
 	s := &setting{kv: kv, stanza: stanza}
 	v := strings.TrimSpace(kv.Value)
@@ -96,7 +108,7 @@ func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, err
 			s.datetime = up
 		default:
 			// A custom datetime.xml path: keep automatic recognition, which stands in for it.
-			p.warnOnce("DATETIME_CONFIG file is not supported; automatic timestamp recognition is used", stanza, key)
+			p.note(conf.Note, stanza, kv, "DATETIME_CONFIG file is not supported; automatic timestamp recognition is used")
 		}
 	case key == "SHOULD_LINEMERGE":
 		b, err := conf.ParseBool(v)
@@ -105,7 +117,7 @@ func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, err
 		}
 		s.boolean = b
 		if b {
-			p.warnOnce("SHOULD_LINEMERGE = true is not supported; events are broken by LINE_BREAKER only", stanza, key)
+			p.note(conf.Problem, stanza, kv, "SHOULD_LINEMERGE = true is not supported; events are broken by LINE_BREAKER only")
 		}
 	case strings.HasPrefix(key, "SEDCMD-"):
 		cmd, err := parseSed(stanza, key, kv.Value)

@@ -1,9 +1,7 @@
 package conf
 
 import (
-	"bytes"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -236,26 +234,23 @@ func TestLoadTAOllama(t *testing.T) {
 	}
 }
 
-func TestReportUnknown(t *testing.T) {
-	f, err := ParseString("inputs.conf", "[http]\nport = 8088\nbogus = 1\n[http://tok]\ntoken = x\nfields_a = 1\nindexes = main\n")
+func TestCheckKeys(t *testing.T) {
+	f, err := ParseString("props.conf", "[st]\nTZ = UTC\nSHOULD_LINEMERGE = true\nEXTRCT-x = y\nEXTRACT-ok = (?<a>b)\nEXTRACT- = z\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	got := Merge(f).ReportUnknown(logger, []string{"port", "token", "fields_*"}, nil)
-	var keys []string
-	for _, kv := range got {
-		keys = append(keys, kv.Key)
+	got := CheckKeys(Merge(f), "props.conf", "st", NewKeySet([]string{"TZ", "EXTRACT-"}), NewKeySet(SplunkPropsKeys()))
+	var lines []string
+	for _, fd := range got {
+		lines = append(lines, fd.Severity.String()+" "+fd.String())
 	}
-	if want := []string{"bogus", "indexes"}; !reflect.DeepEqual(keys, want) {
-		t.Errorf("unknown = %v, want %v", keys, want)
+	want := []string{
+		`error props.conf:6: [st] EXTRACT-: unknown attribute (value "z"): not a props.conf setting`,
+		`error props.conf:4: [st] EXTRCT-x: unknown attribute (value "y"): not a props.conf setting`,
+		`note props.conf:3: [st] SHOULD_LINEMERGE: not supported by hecrisk, ignored (value "true")`,
 	}
-	if n := strings.Count(buf.String(), "unknown conf setting"); n != 2 {
-		t.Errorf("logged %d warnings:\n%s", n, buf.String())
-	}
-	if !strings.Contains(buf.String(), "line=3") {
-		t.Errorf("warning lacks line: %s", buf.String())
+	if !reflect.DeepEqual(lines, want) {
+		t.Errorf("findings\n got %q\nwant %q", lines, want)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"path"
 	"path/filepath"
 	"sort"
@@ -224,53 +223,6 @@ func SortedKeys(m map[string]KV) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// ReportUnknown logs every key that is not in known, once per (stanza, key), with its file and
-// line, and returns them. An entry of known ending in '-' or '*' matches a prefix
-// ("SEDCMD-", "fields_*"). Stanzas listed in stanzas are checked; nil means all of them.
-func (c *Config) ReportUnknown(logger *slog.Logger, known []string, stanzas []string) []KV {
-	if c == nil {
-		return nil
-	}
-	if stanzas == nil {
-		stanzas = append(c.Names(), DefaultStanza)
-	}
-	exact := map[string]bool{}
-	var prefixes []string
-	for _, k := range known {
-		switch {
-		case strings.HasSuffix(k, "*"):
-			prefixes = append(prefixes, strings.TrimSuffix(k, "*"))
-		case strings.HasSuffix(k, "-"):
-			prefixes = append(prefixes, k)
-		default:
-			exact[k] = true
-		}
-	}
-	var out []KV
-	for _, name := range stanzas {
-		for _, key := range SortedKeys(c.stanzas[name]) {
-			if exact[key] || hasAnyPrefix(key, prefixes) {
-				continue
-			}
-			kv := c.stanzas[name][key]
-			out = append(out, kv)
-			if logger != nil {
-				logger.Warn("unknown conf setting ignored", "stanza", name, "key", key, "file", kv.File, "line", kv.Line)
-			}
-		}
-	}
-	return out
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseBool accepts Splunk's boolean spellings, case-insensitively: true/false, 1/0, t/f,

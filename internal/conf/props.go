@@ -63,8 +63,7 @@ func NewResolver(props *Config) (*Resolver, []error) {
 	for _, name := range names {
 		sp, err := newSpec(name, props.Own(name))
 		if err != nil {
-			head, _ := props.Head(name)
-			errs = append(errs, fmt.Errorf("%s:%d: props.conf [%s]: %w", head.File, head.Line, name, err))
+			errs = append(errs, &FindingError{props.StanzaFinding(Problem, "props.conf", name, "%v", err)})
 			continue
 		}
 		r.all = append(r.all, sp)
