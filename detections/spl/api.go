@@ -62,6 +62,9 @@ type Result struct {
 	// command fixed one, otherwise every field in first-seen order.
 	Fields []string
 	Rows   []Row
+	// Coverage is set by RunShared: how many events the base search matched and how many of
+	// them had each field the search reads from events.
+	Coverage *Coverage
 }
 
 // Columns are the output columns a final table/fields command fixes, in order, for callers that

@@ -500,7 +500,7 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 			results[i], errs[i] = q.Run(ctx, env)
 			continue
 		}
-		m := &member{i: i, res: &Result{}}
+		m := &member{i: i, res: &Result{Coverage: &Coverage{Needs: q.needs}}}
 		if workers > 1 && env.Events != nil {
 			m.prefix = streamingPrefix(q)
 		}
@@ -616,6 +616,7 @@ func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, kno
 				}
 				continue
 			}
+			m.res.Coverage.count(&row, ev.Sourcetype)
 			accepted = append(accepted, m)
 		}
 		if live == 0 {

@@ -21,6 +21,8 @@ type Query struct {
 	cmds    []command
 	// tableFields fixes Result.Fields when a final table command shapes the result.
 	tableFields []string
+	// needs are the fields the search reads from events (EventFields).
+	needs []FieldNeed
 }
 
 // String returns the search after macro expansion.
@@ -172,6 +174,7 @@ func Parse(query string, macros Macros) (*Query, error) {
 		}
 	}
 	q.tableFields = finalTable(q.cmds)
+	q.needs = q.eventFields()
 	return q, nil
 }
 
@@ -355,7 +358,7 @@ func parseWhere(ts *tokStream, head token) (command, error) {
 	if err := expectEOF(ts); err != nil {
 		return nil, err
 	}
-	return &whereCmd{fn: fn}, nil
+	return &whereCmd{fn: fn, needs: ec.needs}, nil
 }
 
 func parseEvalCmd(ts *tokStream, head token) (command, error) {
@@ -382,7 +385,7 @@ func parseEvalCmd(ts *tokStream, head token) (command, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd.assigns = append(cmd.assigns, evalAssign{name, fn})
+		cmd.assigns = append(cmd.assigns, evalAssign{name, fn, ec.needs})
 		nt := ts.next()
 		if nt.k == tEOF {
 			return cmd, nil

@@ -59,6 +59,8 @@ type workerMember struct {
 	keep  []bool
 	// headroom is the spare capacity of a projected row (see prefixAdds).
 	headroom int
+	// cov counts this worker's share of the member's matched events (merged after the scan).
+	cov Coverage
 }
 
 // slab hands out the field slices of projected rows from large blocks, one allocation
@@ -136,8 +138,18 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	var wg sync.WaitGroup
 	// The per-worker copies are made before any goroutine starts: the ordered goroutine
 	// writes the members' execCtx (ticks, held rows) as soon as it runs.
+	perWorker := make([][]workerMember, 0, workers)
+	defer func() {
+		// Runs after wg.Wait below: the workers are done with their counters.
+		for _, wms := range perWorker {
+			for j := range wms {
+				ms[j].res.Coverage.merge(&wms[j].cov)
+			}
+		}
+	}()
 	for range workers {
 		wms := newWorkerMembers(ms)
+		perWorker = append(perWorker, wms)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -213,6 +225,7 @@ func newWorkerMembers(ms []*member) []workerMember {
 		c.reCache = nil
 		wm := &wms[j]
 		wm.c = &c
+		wm.cov.Needs = m.r.q.needs
 		var next proc = collectProc{out: &wm.out}
 		for i := m.prefix - 1; i >= 0; i-- {
 			next = m.r.q.cmds[i].start(wm.c, next)
@@ -247,6 +260,7 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 				if m.r.q.base != nil && !m.r.q.base.match(&row, wms[j].c) {
 					continue
 				}
+				wms[j].cov.count(&row, ev.Sourcetype)
 				accepted = append(accepted, j)
 			}
 			// As in the serial scan, the last accepting member that needs the whole
