@@ -43,6 +43,14 @@ type RunResult struct {
 	Suppressed int
 	Risk       []store.RiskEvent
 	Err        error
+	// Coverage counts the events the base search matched and how many of them had each field
+	// the search reads (nil when the search did not run).
+	Coverage *spl.Coverage
+	// Warnings say why a run without error may still have missed what it looks for: a field
+	// it reads present in under 5% of the events it matched, or no event matched in the
+	// window although its data source had events in the day before. A plain list any part
+	// of a run may append to.
+	Warnings []string
 }
 
 // Runner runs detections for schedule slots and evaluates the risk incident rules.
@@ -54,6 +62,9 @@ type Runner struct {
 
 	mu     sync.Mutex
 	parsed map[*Detection]parsedQuery
+	// warned holds, per detection, the warnings last logged, so the log says them once and
+	// again only when they change or clear.
+	warned map[string]string
 }
 
 type parsedQuery struct {
@@ -78,7 +89,7 @@ func NewRunner(opts RunnerOptions) *Runner {
 	if opts.Store != nil {
 		meta = opts.Store
 	}
-	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}}
+	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}, warned: map[string]string{}}
 	r.macros = opts.Macros
 	if r.macros == nil {
 		if opts.Catalog != nil {
@@ -185,7 +196,7 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 				res.Err = fmt.Errorf("detection %q: run: no result", ds[i].Name)
 				continue
 			}
-			res.Fields, res.Rows = outs[j].Fields, outs[j].Rows
+			res.Fields, res.Rows, res.Coverage = outs[j].Fields, outs[j].Rows, outs[j].Coverage
 		}
 	}
 	for i := range results {
@@ -194,6 +205,7 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 			r.log.Warn("detection failed", "detection", res.Detection.Name, "slot", slot, "err", res.Err)
 			continue
 		}
+		r.checkCoverage(ctx, slot, res, dryRun)
 		if err := r.emitRisk(ctx, slot, res, dryRun); err != nil {
 			res.Err = err
 			r.log.Warn("risk events not written", "detection", res.Detection.Name, "slot", slot, "err", err)

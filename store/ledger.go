@@ -26,6 +26,10 @@ type Run struct {
 	Rows       int
 	RiskEvents int
 	Error      string
+	// Warnings say why a run that did not fail may still not have seen what it should (a
+	// field the search reads missing from the events, no events although the data source has
+	// some, ...). Any part of a run may append to them.
+	Warnings []string `json:",omitempty"`
 }
 
 func runKey(detection string, slot int64, manual bool) []byte {

@@ -95,7 +95,8 @@ func TestCoverageCounts(t *testing.T) {
 		}
 		cov := res[0].Coverage
 		want := &spl.Coverage{
-			Needs: []spl.FieldNeed{{Fields: []string{"src"}}, {Fields: []string{"user"}}},
+			Needs:    []spl.FieldNeed{{Fields: []string{"src"}}, {Fields: []string{"user"}}},
+			InWindow: 20,
 			Sourcetypes: []spl.SourcetypeCoverage{
 				{Sourcetype: "a", Matched: 10, Present: []int{3, 10}},
 				{Sourcetype: "b", Matched: 10, Present: []int{10, 0}},

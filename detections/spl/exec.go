@@ -610,6 +610,9 @@ func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, kno
 				continue
 			}
 			live++
+			if ev.Time >= m.r.earliest && ev.Time < m.r.latest {
+				m.res.Coverage.window(ev, m.r.q.streams)
+			}
 			if !m.r.acceptsEvent(ev, &row) {
 				if err := m.r.c.check(); err != nil {
 					m.r.fail(err)

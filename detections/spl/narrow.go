@@ -1,6 +1,10 @@
 package spl
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/hecrisk/hecrisk/store"
+)
 
 // FieldNarrower is a Knowledge that can leave out search-time fields no search reads.
 // RunShared uses it when every search in the shared scan names all the fields its result can
@@ -295,6 +299,10 @@ func alwaysPresent(f string) bool {
 // may have read a few batches further by then.
 type Coverage struct {
 	Needs []FieldNeed
+	// InWindow counts the events of the search's data source (the index and sourcetype its
+	// base search pins; every event when it pins none) in its time window, before the base
+	// search's other tests.
+	InWindow int
 	// Sourcetypes are counted apart, in first-seen order: a field missing from one
 	// sourcetype's events is hidden when another sourcetype's events have it.
 	Sourcetypes []SourcetypeCoverage
@@ -361,8 +369,23 @@ func (c *Coverage) count(r *Row, sourcetype string) {
 	}
 }
 
+// window counts an event in the search's window when it belongs to the data source.
+func (c *Coverage) window(ev *store.Event, streams []store.Stream) {
+	if len(streams) == 0 {
+		c.InWindow++
+		return
+	}
+	for _, s := range streams {
+		if (s.Index == "" || s.Index == ev.Index) && (s.Sourcetype == "" || s.Sourcetype == ev.Sourcetype) {
+			c.InWindow++
+			return
+		}
+	}
+}
+
 // merge adds the counts of o (a worker's share of the same search) to c.
 func (c *Coverage) merge(o *Coverage) {
+	c.InWindow += o.InWindow
 	for _, os := range o.Sourcetypes {
 		found := false
 		for i := range c.Sourcetypes {

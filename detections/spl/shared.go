@@ -257,6 +257,7 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 				if ev.Time < m.r.earliest || ev.Time >= m.r.latest {
 					continue
 				}
+				wms[j].cov.window(ev, m.r.q.streams)
 				if m.r.q.base != nil && !m.r.q.base.match(&row, wms[j].c) {
 					continue
 				}

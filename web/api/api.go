@@ -101,6 +101,8 @@ type Run struct {
 	Rows         int       `json:"result_count"`
 	RiskEvents   int       `json:"risk_event_count"`
 	Error        string    `json:"error,omitempty"`
+	// Warnings is always a list (empty when the run saw what it reads).
+	Warnings []string `json:"warnings"`
 }
 
 // RunFromStore converts a ledger entry to its API form.
@@ -109,6 +111,7 @@ func RunFromStore(r store.Run) Run {
 		SID: r.ID, Detection: r.Detection, Slot: nsTime(r.Slot), Dispatched: nsTime(r.Dispatched),
 		Earliest: nsTime(r.Earliest), Latest: nsTime(r.Latest), Status: r.Status, Manual: r.Manual,
 		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error,
+		Warnings: append([]string{}, r.Warnings...),
 	}
 }
 
@@ -136,6 +139,7 @@ type DispatchResult struct {
 	Suppressed   int                   `json:"suppressed_count"`
 	RiskEvents   []RiskEvent           `json:"risk_events"`
 	RiskCount    int                   `json:"risk_event_count"`
+	Warnings     []string              `json:"warnings"`
 	DurationSecs float64               `json:"duration_seconds"`
 }
 
