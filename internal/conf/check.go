@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 )
 
 // Severity says whether a Finding makes `btool check` fail.
@@ -37,6 +38,9 @@ type Finding struct {
 	Message  string
 }
 
+// String prints the finding on one line, "file:line: [stanza] key: message". Configuration is
+// input like any other: stanza names, keys and messages (which may quote a value) are cut so
+// one finding stays readable and a hostile file cannot flood the log.
 func (f Finding) String() string {
 	var b strings.Builder
 	if f.File != "" {
@@ -45,13 +49,29 @@ func (f Finding) String() string {
 		b.WriteString(f.Conf + ": ")
 	}
 	if f.Stanza != "" {
-		fmt.Fprintf(&b, "[%s] ", f.Stanza)
+		fmt.Fprintf(&b, "[%s] ", cut(f.Stanza, maxFindingName))
 	}
 	if f.Key != "" {
-		b.WriteString(f.Key + ": ")
+		b.WriteString(cut(f.Key, maxFindingName) + ": ")
 	}
-	b.WriteString(f.Message)
+	b.WriteString(strings.ReplaceAll(cut(f.Message, maxFindingMessage), "\n", `\n`))
 	return b.String()
+}
+
+const (
+	maxFindingName    = 120
+	maxFindingMessage = 400
+)
+
+// cut shortens s to at most n bytes, on a character boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + fmt.Sprintf("…(%d bytes)", len(s))
 }
 
 // FindingError is a Finding returned as an error: the callers that stop on it print it as

@@ -245,3 +245,29 @@ func TestResolverErrors(t *testing.T) {
 		t.Errorf("v = %q", v)
 	}
 }
+
+// FuzzResolver: any props.conf text and any event metadata either give stanza errors or a
+// match order; nothing panics, and [default] is always applied first.
+func FuzzResolver(f *testing.F) {
+	f.Add("[default]\nv=1\n[st]\nv=2\n[host::w*]\nv=3\n[source::.../(a|b).log]\npriority=7\n", "st", "/x/a.log", "web1")
+	f.Add("[source::(]\n[host::(?-i)X]\n[rule::r]\n[source::....(?<!tar.)(gz|bz2)]\n", "", "a.gz", "x")
+	f.Add("[source::\\\\]\n[host::...*...*...]\npriority = -5\n", "s", "\\", "")
+	f.Fuzz(func(t *testing.T, props, sourcetype, source, host string) {
+		file, err := ParseString("props.conf", props)
+		if err != nil {
+			return
+		}
+		cfg := Merge(file)
+		r, _ := NewResolver(cfg)
+		m := r.Match(sourcetype, source, host)
+		for i, sp := range m {
+			if sp.Kind == SpecDefault && i != 0 {
+				t.Fatalf("[default] applied at position %d", i)
+			}
+			if sp.Kind == SpecRule || sp.Kind == SpecDelayedRule {
+				t.Fatalf("rule stanza %s matched an event", sp.Name)
+			}
+		}
+		_ = r.Resolve(cfg, sourcetype, source, host)
+	})
+}
