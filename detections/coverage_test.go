@@ -23,17 +23,9 @@ import (
 // field the detection reads can be extracted.
 func unreadableGIN(t *testing.T, st *store.Store, start time.Time, n int) {
 	t.Helper()
-	evs := make([]store.Event, n)
-	for i := range evs {
-		ts := start.Add(time.Duration(i) * time.Second)
-		evs[i] = store.Event{
-			Time: ts.UnixNano(), Index: "main", Sourcetype: "ollama:server", Source: "server.log", Host: "gpu-box",
-			Raw: fmt.Sprintf(`[GIN] {"time":"%s","status":200,"client":"10.0.0.9","method":"POST","path":"/api/generate"}`, ts.UTC().Format(time.RFC3339)),
-		}
-	}
-	if err := st.Append(context.Background(), evs); err != nil {
-		t.Fatal(err)
-	}
+	storeLines(t, st, start, n, func(ts time.Time) string {
+		return fmt.Sprintf(`[GIN] {"time":"%s","status":200,"client":"10.0.0.9","method":"POST","path":"/api/generate"}`, ts.UTC().Format(time.RFC3339))
+	})
 }
 
 // TestCoverageWarningsOnUnreadableEvents: 300 events the detection matches but cannot read a

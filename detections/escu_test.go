@@ -102,12 +102,7 @@ func TestESCUUnitTests(t *testing.T) {
 		{"props.conf+TA-ollama", localProps, []string{ta}, time.UTC},
 	} {
 		t.Run(combo.name, func(t *testing.T) {
-			layers := knowledge.BuiltinLayers(combo.confDir, combo.apps)
-			props, err := layers.Load("props.conf")
-			if err != nil {
-				t.Fatal(err)
-			}
-			transforms, err := layers.Load("transforms.conf")
+			props, transforms, err := knowledge.LoadPropsTransforms(knowledge.BuiltinLayers(combo.confDir, combo.apps))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,7 +70,7 @@ func TestEveryConfFileLayersSettingBySetting(t *testing.T) {
 	appFrozen, _ := cs.indexes.Get("ollama", "frozenTimePeriodInSecs")
 
 	for _, c := range []struct {
-		what     string
+		what      string
 		got, want any
 	}{
 		{"inputs.conf token from the app", tok.Value, "11111111-2222-3333-4444-555555555555"},

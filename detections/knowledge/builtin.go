@@ -48,13 +48,13 @@ func BuiltinLayers(confDir string, apps []string) conf.Layers {
 
 // Builtin returns the built-in props.conf and transforms.conf alone, parsed.
 func Builtin() (props, transforms *conf.Config, err error) {
-	return loadPropsTransforms(BuiltinLayers("", nil))
+	return LoadPropsTransforms(BuiltinLayers("", nil))
 }
 
 // NewFromLayers loads props.conf and transforms.conf from l and builds the knowledge; opts'
 // Props and Transforms are replaced.
 func NewFromLayers(l conf.Layers, opts Options) (*Knowledge, error) {
-	props, transforms, err := loadPropsTransforms(l)
+	props, transforms, err := LoadPropsTransforms(l)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,9 @@ func NewFromLayers(l conf.Layers, opts Options) (*Knowledge, error) {
 	return New(opts)
 }
 
-func loadPropsTransforms(l conf.Layers) (props, transforms *conf.Config, err error) {
+// LoadPropsTransforms loads props.conf and transforms.conf through l, the two files index time
+// and search time are built from.
+func LoadPropsTransforms(l conf.Layers) (props, transforms *conf.Config, err error) {
 	if props, err = l.Load("props.conf"); err != nil {
 		return nil, nil, fmt.Errorf("props.conf: %w", err)
 	}

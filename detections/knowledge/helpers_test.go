@@ -31,7 +31,7 @@ func writeApp(t testing.TB, props, transforms string) (*conf.Config, *conf.Confi
 // it) loaded as hecrisk loads them.
 func builtinOptions(t testing.TB, apps ...string) Options {
 	t.Helper()
-	p, tr, err := loadPropsTransforms(BuiltinLayers("", apps))
+	p, tr, err := LoadPropsTransforms(BuiltinLayers("", apps))
 	if err != nil {
 		t.Fatal(err)
 	}
