@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -223,7 +225,7 @@ func configFindings(src findingSources) []conf.Finding {
 		case conf.SpecSourcetype:
 			if !known[name] {
 				out = append(out, cs.props.StanzaFinding(cs.severityOf(cs.props, name), "props.conf", name,
-					"names no sourcetype hecrisk knows of (%s): its settings apply to nothing; a typo?", strings.Join(sortedKeys(known), ", ")))
+					"names no sourcetype hecrisk knows of (%s): its settings apply to nothing; a typo?", strings.Join(slices.Sorted(maps.Keys(known)), ", ")))
 			}
 		case conf.SpecRule, conf.SpecDelayedRule:
 			out = append(out, cs.props.StanzaFinding(conf.Note, "props.conf", name, "source type classification rules are not supported, ignored"))
@@ -410,14 +412,5 @@ func storedSourcetypes(st *store.Store, log *slog.Logger) []string {
 	for _, s := range streams {
 		out = append(out, s.Sourcetype)
 	}
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
