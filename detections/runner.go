@@ -43,10 +43,15 @@ type RunResult struct {
 	// Suppressed counts rows dropped by alert.suppress.
 	Suppressed int
 	Risk       []store.RiskEvent
-	// Warnings say what the search could not read fully, e.g. events whose JSON was over
-	// the search-time limits.
+	Err        error
+	// Coverage counts the events the base search matched and how many of them had each field
+	// the search reads (nil when the search did not run).
+	Coverage *spl.Coverage
+	// Warnings say why a run without error may still have missed what it looks for: a field
+	// it reads present in under 5% of the events it matched, no event matched in the window
+	// although its data source had events in the day before, or events whose JSON was over the
+	// search-time limits. A plain list any part of a run may append to.
 	Warnings []string
-	Err      error
 }
 
 // Runner runs detections for schedule slots and evaluates the risk incident rules.
@@ -58,6 +63,9 @@ type Runner struct {
 
 	mu     sync.Mutex
 	parsed map[*Detection]parsedQuery
+	// warned holds, per detection, the warnings last logged, so the log says them once and
+	// again only when they change or clear.
+	warned map[string]string
 }
 
 type parsedQuery struct {
@@ -82,7 +90,7 @@ func NewRunner(opts RunnerOptions) *Runner {
 	if opts.Store != nil {
 		meta = opts.Store
 	}
-	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}}
+	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}, warned: map[string]string{}}
 	r.macros = opts.Macros
 	if r.macros == nil {
 		if opts.Catalog != nil {
@@ -189,18 +197,17 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 				res.Err = fmt.Errorf("detection %q: run: no result", ds[i].Name)
 				continue
 			}
-			res.Fields, res.Rows, res.Warnings = outs[j].Fields, outs[j].Rows, outs[j].Warnings
+			res.Fields, res.Rows, res.Coverage = outs[j].Fields, outs[j].Rows, outs[j].Coverage
+			res.Warnings = append(res.Warnings, outs[j].Warnings...)
 		}
 	}
 	for i := range results {
 		res := &results[i]
-		for _, w := range res.Warnings {
-			r.log.Warn("detection search warning", "detection", res.Detection.Name, "slot", slot, "warning", w)
-		}
 		if res.Err != nil {
 			r.logFailure(res, slot)
 			continue
 		}
+		r.checkCoverage(ctx, slot, res, dryRun)
 		if err := r.emitRiskGuarded(ctx, slot, res, dryRun); err != nil {
 			res.Err = err
 			r.logFailure(res, slot)

@@ -43,7 +43,10 @@ type Options struct {
 	// Inputs is the layered inputs.conf; [http] and [http://NAME] stanzas are read.
 	Inputs *conf.Config
 	// Limits is the layered limits.conf; [http_input] is read.
-	Limits   *conf.Config
+	Limits *conf.Config
+	// Settings, when set, are used instead of reading Inputs and Limits again (callers that
+	// already ran LoadSettings, so its warnings are logged once).
+	Settings *Settings
 	Store    *store.Store
 	Pipeline *indextime.Pipeline
 	// Meta keeps the generated token when no token is configured.
@@ -130,9 +133,16 @@ func New(opts Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	st, err := LoadSettings(opts.Inputs, opts.Limits, log)
-	if err != nil {
-		return nil, err
+	var st Settings
+	var err error
+	if opts.Settings != nil {
+		st = *opts.Settings
+		st.Tokens = append([]Token(nil), st.Tokens...)
+	} else {
+		if st, err = LoadSettings(opts.Inputs, opts.Limits); err != nil {
+			return nil, err
+		}
+		conf.LogFindings(log, st.Findings)
 	}
 	s := &Server{
 		log:      log,

@@ -709,8 +709,7 @@ func taPipeline(t *testing.T) *indextime.Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: time.UTC,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxEventSize: 5 << 20})
+	p, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: time.UTC, MaxEventSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

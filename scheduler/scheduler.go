@@ -533,9 +533,10 @@ func (s *Scheduler) runBatch(ctx context.Context, b batch) {
 			s.log.Error("record run", "detection", e.label(), "slot", b.slot, "err", err)
 		}
 		s.metrics.runs.WithLabelValues(r.Status).Inc()
+		s.metrics.warnings.WithLabelValues(r.Detection).Add(float64(len(r.Warnings)))
 		s.metrics.duration.Observe(took.Seconds())
 		s.log.Info("scheduled run", "detection", e.label(), "slot", b.slot, "dispatched", dispatched,
-			"status", r.Status, "rows", r.Rows, "risk_events", r.RiskEvents, "took", took, "shared_with", len(ds)-1)
+			"status", r.Status, "rows", r.Rows, "risk_events", r.RiskEvents, "warnings", len(r.Warnings), "took", took, "shared_with", len(ds)-1)
 		s.finish(e, b.slot, &r)
 	}
 }
@@ -576,7 +577,7 @@ func resultRun(d *detections.Detection, slot, dispatched time.Time, took time.Du
 		r.Latest = res.Latest.UnixNano()
 	}
 	r.Rows, r.RiskEvents = len(res.Rows), len(res.Risk)
-	r.Warnings = res.Warnings
+	r.Warnings = append([]string(nil), res.Warnings...)
 	if res.Err != nil {
 		r.Status, r.Error = StatusFailed, res.Err.Error()
 	}
@@ -678,6 +679,7 @@ func (s *Scheduler) Dispatch(ctx context.Context, idOrName string, at time.Time,
 			return results, fmt.Errorf("dispatch %q: record run: %w", d.Name, err)
 		}
 		s.metrics.runs.WithLabelValues(r.Status).Inc()
+		s.metrics.warnings.WithLabelValues(r.Detection).Add(float64(len(r.Warnings)))
 	}
 	s.log.Info("manual dispatch", "detection", d.Name, "at", at, "dry_run", dryRun, "took", took)
 	return results, nil

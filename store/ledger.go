@@ -26,8 +26,10 @@ type Run struct {
 	Rows       int
 	RiskEvents int
 	Error      string
-	// Warnings say what the run's search could not read fully (e.g. events whose JSON was
-	// over the search-time limits).
+	// Warnings say why a run that did not fail may still not have seen what it should (a
+	// field the search reads missing from the events, no events although the data source has
+	// some, events whose JSON was over the search-time limits, ...). Any part of a run may
+	// append to them.
 	Warnings []string `json:",omitempty"`
 }
 

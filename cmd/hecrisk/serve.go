@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hecrisk/hecrisk/hec"
-	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/internal/tlsconf"
 	"github.com/hecrisk/hecrisk/scheduler"
@@ -69,34 +68,27 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 	}()
 
-	inputs, err := sys.layers.Load("inputs.conf")
+	settings, err := hec.LoadSettings(sys.conf.inputs, sys.conf.limits)
 	if err != nil {
 		return err
 	}
-	limits := sys.limits
-	settings, err := hec.LoadSettings(inputs, limits, log)
+	pipe, err := sys.conf.indexPipeline(sys.loc, int(settings.MaxEventSize))
 	if err != nil {
 		return err
 	}
-	pipe, err := indextime.New(indextime.Options{Props: sys.props, Transforms: sys.transforms,
-		DefaultTZ: sys.loc, Logger: log, MaxEventSize: int(settings.MaxEventSize)})
-	if err != nil {
-		return fmt.Errorf("index-time props: %w", err)
-	}
-	serverConf, err := sys.layers.Load("server.conf")
+	// Every configuration finding (what `hecrisk btool check` prints) is logged here, once.
+	conf.LogFindings(log, configFindings(findingSources{cs: sys.conf, knowledge: sys.knowledge, pipeline: pipe,
+		settings: settings, catalog: sys.catalog, macros: sys.macros, stored: storedSourcetypes(sys.store, log)}))
+	hecTLS, apiTLS, err := listenerTLS(sys.conf.inputs, sys.conf.server)
 	if err != nil {
 		return err
 	}
-	hecTLS, apiTLS, err := listenerTLS(inputs, serverConf)
-	if err != nil {
-		return err
-	}
-	hecSrv, err := hec.New(hec.Options{Inputs: inputs, Limits: limits, Store: sys.store, Pipeline: pipe,
+	hecSrv, err := hec.New(hec.Options{Settings: &settings, Store: sys.store, Pipeline: pipe,
 		Meta: sys.store, Registerer: reg, Logger: log, MaxInFlightBytes: maxInFlight, TLS: hecTLS})
 	if err != nil {
 		return err
 	}
-	token, err := apiToken(sys.layers, sys.store, log)
+	token, err := apiToken(sys.conf.server, sys.store, log)
 	if err != nil {
 		return err
 	}

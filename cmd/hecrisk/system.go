@@ -16,6 +16,7 @@ import (
 	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/detections/knowledge"
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/web/api"
@@ -52,22 +53,71 @@ func (b *baseFlags) register(fs *pflag.FlagSet) {
 // system is everything that reads or writes the data dir, built the same way for `serve` and for
 // the offline commands that work on a stopped server's data dir.
 type system struct {
-	log        *slog.Logger
-	loc        *time.Location
-	layers     conf.Layers
-	store      *store.Store
-	knowledge  *knowledge.Knowledge
-	catalog    *detections.Catalog
-	macros     *spl.MacroSet
-	runner     *detections.Runner
-	props      *conf.Config // user props layered over the built-in stanzas (index time)
-	transforms *conf.Config
-	limits     *conf.Config
+	log       *slog.Logger
+	loc       *time.Location
+	conf      *confSet
+	store     *store.Store
+	knowledge *knowledge.Knowledge
+	catalog   *detections.Catalog
+	macros    *spl.MacroSet
+	runner    *detections.Runner
 }
 
 type systemOptions struct {
 	registerer prometheus.Registerer
 	syncWrites bool
+}
+
+// confSet is every .conf file hecrisk reads, each loaded once through the same layers: the
+// conf dir over every app's local/ over every app's default/ over the built-in app.
+type confSet struct {
+	layers                                    conf.Layers
+	props, transforms, limits, inputs, server *conf.Config
+	savedsearches, macros, indexes            *conf.Config
+}
+
+// confFiles are the .conf files hecrisk reads, in the order btool check reports them.
+func confFiles() []string {
+	return []string{"props.conf", "transforms.conf", "inputs.conf", "limits.conf", "server.conf",
+		"indexes.conf", "savedsearches.conf", "macros.conf"}
+}
+
+func loadConfSet(confDir string, apps []string) (*confSet, error) {
+	cs := &confSet{layers: knowledge.BuiltinLayers(confDir, apps)}
+	dst := []**conf.Config{&cs.props, &cs.transforms, &cs.inputs, &cs.limits, &cs.server, &cs.indexes,
+		&cs.savedsearches, &cs.macros}
+	for i, name := range confFiles() {
+		c, err := cs.layers.Load(name)
+		if err != nil {
+			return nil, err
+		}
+		*dst[i] = c
+	}
+	return cs, nil
+}
+
+// newKnowledge builds the search-time knowledge; broken settings are skipped (as splunkd does)
+// and listed in its Findings.
+func (cs *confSet) newKnowledge() (*knowledge.Knowledge, error) {
+	kvLimit, kvMaxChars := kvLimits(cs.limits)
+	k, err := knowledge.New(knowledge.Options{
+		Props: cs.props, Transforms: cs.transforms, SkipInvalid: true,
+		KVLimit: kvLimit, KVMaxChars: kvMaxChars,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search-time knowledge: %w", err)
+	}
+	return k, nil
+}
+
+// indexPipeline builds the index-time props of HEC input.
+func (cs *confSet) indexPipeline(loc *time.Location, maxEventSize int) (*indextime.Pipeline, error) {
+	p, err := indextime.New(indextime.Options{Props: cs.props, Transforms: cs.transforms,
+		DefaultTZ: loc, MaxEventSize: maxEventSize})
+	if err != nil {
+		return nil, fmt.Errorf("index-time props: %w", err)
+	}
+	return p, nil
 }
 
 func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error) {
@@ -79,39 +129,14 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	if err != nil {
 		return nil, err
 	}
-	sys := &system{log: log, loc: loc, layers: conf.Layers{ConfDir: b.confDir, Apps: b.apps}}
-
-	userProps, err := sys.layers.Load("props.conf")
-	if err != nil {
+	sys := &system{log: log, loc: loc}
+	if sys.conf, err = loadConfSet(b.confDir, b.apps); err != nil {
 		return nil, err
 	}
-	userTransforms, err := sys.layers.Load("transforms.conf")
-	if err != nil {
+	if sys.knowledge, err = sys.conf.newKnowledge(); err != nil {
 		return nil, err
 	}
-	builtinProps, builtinTransforms, err := knowledge.Builtin()
-	if err != nil {
-		return nil, fmt.Errorf("built-in knowledge: %w", err)
-	}
-	sys.props = userProps.Fallback(builtinProps)
-	sys.transforms = userTransforms.Fallback(builtinTransforms)
-	if sys.limits, err = sys.layers.Load("limits.conf"); err != nil {
-		return nil, err
-	}
-	kvLimit, kvMaxChars := kvLimits(sys.limits)
-	sys.knowledge, err = knowledge.New(knowledge.Options{
-		Props: userProps, Transforms: userTransforms, Builtin: true, SkipInvalid: true,
-		KVLimit: kvLimit, KVMaxChars: kvMaxChars, Logger: log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("search-time knowledge: %w", err)
-	}
-
-	saved, err := sys.layers.Load("savedsearches.conf")
-	if err != nil {
-		return nil, err
-	}
-	cat, errs := detections.LoadCatalog(detections.CatalogOptions{Dirs: b.detectionDirs, SavedSearchesConf: saved, Logger: log})
+	cat, errs := detections.LoadCatalog(detections.CatalogOptions{Dirs: b.detectionDirs, SavedSearchesConf: sys.conf.savedsearches, Logger: log})
 	for _, e := range errs {
 		// A broken YAML is refused on its own; the rest of the catalog still runs.
 		log.Error("detection refused", "error", e)
@@ -120,19 +145,10 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 		return nil, fmt.Errorf("load detections: %w", errors.Join(errs...))
 	}
 	sys.catalog = cat
-	macrosConf, err := sys.layers.Load("macros.conf")
-	if err != nil {
+	if sys.macros, err = cat.MacroSet(sys.conf.macros); err != nil {
 		return nil, err
 	}
-	if sys.macros, err = cat.MacroSet(macrosConf); err != nil {
-		return nil, fmt.Errorf("macros.conf: %w", err)
-	}
-
-	indexes, err := sys.layers.Load("indexes.conf")
-	if err != nil {
-		return nil, err
-	}
-	retention, err := store.RetentionFromIndexes(indexes)
+	retention, err := store.RetentionFromIndexes(sys.conf.indexes)
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +226,7 @@ func kvLimits(limits *conf.Config) (limit, maxChars int) {
 
 // apiToken returns the API token from server.conf [api] token, else the one generated on an
 // earlier start, else a new one that is stored and logged once.
-func apiToken(layers conf.Layers, st *store.Store, log *slog.Logger) (string, error) {
-	server, err := layers.Load("server.conf")
-	if err != nil {
-		return "", err
-	}
+func apiToken(server *conf.Config, st *store.Store, log *slog.Logger) (string, error) {
 	if t, ok := server.Get("api", "token"); ok && t != "" {
 		return t, nil
 	}

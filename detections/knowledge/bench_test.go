@@ -13,7 +13,7 @@ import (
 func BenchmarkExtractServerLog(b *testing.B) {
 	path := filepath.Join(sharedDir(b, "samples", "escu-attack-data"), "server.log")
 	lines := readLines(b, path)
-	k := mustNew(b, Options{Builtin: true})
+	k := mustNew(b, builtinOptions(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -28,7 +28,7 @@ func BenchmarkExtractServerLog(b *testing.B) {
 func TestExtractConcurrent(t *testing.T) {
 	path := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "server.log")
 	lines := readLines(t, path)
-	k := mustNew(t, Options{Builtin: true})
+	k := mustNew(t, builtinOptions(t))
 	want := make([][]string, len(lines))
 	for i, l := range lines {
 		want[i] = render(extract(k, lineEvent(path, l.raw)))

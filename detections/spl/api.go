@@ -71,6 +71,9 @@ type Result struct {
 	Rows   []Row
 	// Warnings say what the search could not read fully (see Env.Warn); nil when nothing.
 	Warnings []string
+	// Coverage is set by RunShared: how many events the base search matched and how many of
+	// them had each field the search reads from events.
+	Coverage *Coverage
 }
 
 // Columns are the output columns a final table/fields command fixes, in order, for callers that

@@ -38,7 +38,10 @@ func (s *searchCmd) start(c *execCtx, next proc) proc {
 	return &mapProc{fn: func(r *Row) bool { return s.x.match(r, c) }, next: next}
 }
 
-type whereCmd struct{ fn evalFn }
+type whereCmd struct {
+	fn    evalFn
+	needs []FieldNeed
+}
 
 func (*whereCmd) name() string { return "where" }
 func (w *whereCmd) start(c *execCtx, next proc) proc {
@@ -51,6 +54,7 @@ func (w *whereCmd) start(c *execCtx, next proc) proc {
 type evalAssign struct {
 	field string
 	fn    evalFn
+	needs []FieldNeed
 }
 
 type evalCmd struct{ assigns []evalAssign }

@@ -70,10 +70,19 @@ type evalCompiler struct {
 	fields []string
 	seen   map[string]bool
 	refs   []string // every reference, for mvfilter
+	// needs are the fields the expression cannot do without (see FieldNeed); references
+	// made while tolerant > 0 (inside isnull(), coalesce(), ...) are not needs by themselves.
+	needs    []FieldNeed
+	tolerant int
+	// argRefs is where each argument of the last parseArgs starts in refs.
+	argRefs []int
 }
 
 func (ec *evalCompiler) useField(name string) {
 	ec.refs = append(ec.refs, name)
+	if ec.tolerant == 0 {
+		ec.needs = append(ec.needs, FieldNeed{Fields: []string{name}})
+	}
 	if !ec.seen[name] {
 		ec.seen[name] = true
 		ec.fields = append(ec.fields, name)
@@ -456,11 +465,14 @@ func (ec *evalCompiler) parsePrimary() (evalFn, error) {
 // (the opening one is already consumed).
 func (ec *evalCompiler) parseArgs() ([]evalFn, error) {
 	var args []evalFn
+	var starts []int
+	defer func() { ec.argRefs = starts }()
 	if ec.ts.peek().is(")") {
 		ec.ts.next()
 		return nil, nil
 	}
 	for {
+		starts = append(starts, len(ec.refs))
 		a, err := ec.parseExpr()
 		if err != nil {
 			return nil, err

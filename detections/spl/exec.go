@@ -618,7 +618,7 @@ func RunShared(ctx context.Context, qs []*Query, env Env) (results []*Result, er
 			results[i], errs[i] = q.Run(ctx, env)
 			continue
 		}
-		m := &member{i: i, res: &Result{}}
+		m := &member{i: i, res: &Result{Coverage: &Coverage{Needs: q.needs}}}
 		if workers > 1 && env.Events != nil {
 			m.prefix = streamingPrefix(q)
 		}
@@ -746,12 +746,16 @@ func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, kno
 			}
 			live++
 			m.r.countNotes(ev, &row, m.r.c)
+			if ev.Time >= m.r.earliest && ev.Time < m.r.latest {
+				m.res.Coverage.window(ev, m.r.q.streams)
+			}
 			if !m.r.acceptsEvent(ev, &row) {
 				if err := m.r.c.check(); err != nil {
 					m.r.fail(err)
 				}
 				continue
 			}
+			m.res.Coverage.count(&row, ev.Sourcetype)
 			accepted = append(accepted, m)
 		}
 		if live == 0 {

@@ -23,6 +23,8 @@ type Query struct {
 	tableFields []string
 	// deletes is set when the search has | delete, which needs Env.Deleter.
 	deletes bool
+	// needs are the fields the search reads from events (EventFields).
+	needs []FieldNeed
 }
 
 // Deletes reports whether the search removes events (| delete).
@@ -184,6 +186,7 @@ func Parse(query string, macros Macros) (*Query, error) {
 	if err := checkDelete(q, segs); err != nil {
 		return nil, err
 	}
+	q.needs = q.eventFields()
 	return q, nil
 }
 
@@ -367,7 +370,7 @@ func parseWhere(ts *tokStream, head token) (command, error) {
 	if err := expectEOF(ts); err != nil {
 		return nil, err
 	}
-	return &whereCmd{fn: fn}, nil
+	return &whereCmd{fn: fn, needs: ec.needs}, nil
 }
 
 func parseEvalCmd(ts *tokStream, head token) (command, error) {
@@ -394,7 +397,7 @@ func parseEvalCmd(ts *tokStream, head token) (command, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd.assigns = append(cmd.assigns, evalAssign{name, fn})
+		cmd.assigns = append(cmd.assigns, evalAssign{name, fn, ec.needs})
 		nt := ts.next()
 		if nt.k == tEOF {
 			return cmd, nil

@@ -69,6 +69,8 @@ type workerMember struct {
 	keep  []bool
 	// headroom is the spare capacity of a projected row (see prefixAdds).
 	headroom int
+	// cov counts this worker's share of the member's matched events (merged after the scan).
+	cov Coverage
 }
 
 // slab hands out the field slices of projected rows from large blocks, one allocation
@@ -218,9 +220,11 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	close(order)
 	wg.Wait()
 	<-consumed
+	// The workers are done: their counters can be summed without locks.
 	for _, wms := range all {
 		for j := range wms {
 			ms[j].r.c.notes.merge(&wms[j].c.notes)
+			ms[j].res.Coverage.merge(&wms[j].cov)
 		}
 	}
 	return err
@@ -234,6 +238,7 @@ func newWorkerMembers(ms []*member) []workerMember {
 		c.notes = noteCount{}
 		wm := &wms[j]
 		wm.c = &c
+		wm.cov.Needs = m.r.q.needs
 		var next proc = collectProc{out: &wm.out}
 		for i := m.prefix - 1; i >= 0; i-- {
 			next = m.r.q.cmds[i].start(wm.c, next)
@@ -314,9 +319,11 @@ func (w *worker) event(b *batch, ev *store.Event) {
 		}
 		stage = j
 		m.r.countNotes(ev, &row, w.wms[j].c)
+		w.wms[j].cov.window(ev, m.r.q.streams)
 		if m.r.q.base != nil && !m.r.q.base.match(&row, w.wms[j].c) {
 			continue
 		}
+		w.wms[j].cov.count(&row, ev.Sourcetype)
 		w.accepted = append(w.accepted, j)
 	}
 	// As in the serial scan, the last accepting member that needs the whole

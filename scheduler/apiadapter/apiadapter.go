@@ -68,7 +68,7 @@ func (a *Adapter) DispatchDetection(ctx context.Context, idOrName string, at tim
 		return api.DispatchResult{}, err
 	}
 	out := api.DispatchResult{Slot: at.UTC(), DryRun: dryRun, Status: scheduler.StatusSuccess,
-		Fields: []string{}, Results: []map[string][]string{}, RiskEvents: []api.RiskEvent{}}
+		Fields: []string{}, Results: []map[string][]string{}, RiskEvents: []api.RiskEvent{}, Warnings: []string{}}
 	if len(res) > 0 {
 		fill(&out, &res[0])
 	}
@@ -94,11 +94,11 @@ func fill(out *api.DispatchResult, r *detections.RunResult) {
 	if r.Err != nil {
 		out.Status, out.Error = scheduler.StatusFailed, r.Err.Error()
 	}
-	out.Warnings = r.Warnings
 	if r.Fields != nil {
 		out.Fields = r.Fields
 	}
 	out.ResultCount, out.Suppressed, out.RiskCount = len(r.Rows), r.Suppressed, len(r.Risk)
+	out.Warnings = append(out.Warnings, r.Warnings...)
 	for i := range r.Rows {
 		if i >= MaxDispatchRows {
 			break

@@ -113,7 +113,8 @@ type Run struct {
 	Rows         int       `json:"result_count"`
 	RiskEvents   int       `json:"risk_event_count"`
 	Error        string    `json:"error,omitempty"`
-	Warnings     []string  `json:"warnings,omitempty"`
+	// Warnings is always a list (empty when the run saw what it reads).
+	Warnings []string `json:"warnings"`
 }
 
 // RunFromStore converts a ledger entry to its API form.
@@ -122,7 +123,7 @@ func RunFromStore(r store.Run) Run {
 		SID: r.ID, Detection: r.Detection, Slot: nsTime(r.Slot), Dispatched: nsTime(r.Dispatched),
 		Earliest: nsTime(r.Earliest), Latest: nsTime(r.Latest), Status: r.Status, Manual: r.Manual,
 		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error,
-		Warnings: r.Warnings,
+		Warnings: append([]string{}, r.Warnings...),
 	}
 }
 
@@ -144,13 +145,13 @@ type DispatchResult struct {
 	DryRun       bool                  `json:"dry_run"`
 	Status       string                `json:"status"`
 	Error        string                `json:"error,omitempty"`
-	Warnings     []string              `json:"warnings,omitempty"`
 	Fields       []string              `json:"fields"`
 	Results      []map[string][]string `json:"results"`
 	ResultCount  int                   `json:"result_count"`
 	Suppressed   int                   `json:"suppressed_count"`
 	RiskEvents   []RiskEvent           `json:"risk_events"`
 	RiskCount    int                   `json:"risk_event_count"`
+	Warnings     []string              `json:"warnings"`
 	DurationSecs float64               `json:"duration_seconds"`
 }
 

@@ -666,3 +666,22 @@ func TestExport(t *testing.T) {
 		}
 	}
 }
+
+// Run warnings are a list in /api/v1/runs: the ledger's strings, and [] (never null or absent)
+// when there are none, so clients can always iterate them.
+func TestRunsWarnings(t *testing.T) {
+	e := newEnv(t, deps{})
+	d := e.cat.All()[0]
+	slot := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i, ws := range [][]string{nil, {"src: present in 0 of 300 ollama:server events"}} {
+		r := store.Run{ID: fmt.Sprint(i), Detection: d.ID, Slot: slot.Add(time.Duration(i) * time.Hour).UnixNano(), Status: "success", Warnings: ws}
+		if err := e.st.PutRun(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.get(t, "/api/v1/runs?detection="+d.ID)
+	if !strings.Contains(string(r.body), `"warnings":["src: present in 0 of 300 ollama:server events"]`) ||
+		!strings.Contains(string(r.body), `"warnings":[]`) {
+		t.Fatalf("runs body %s", r.body)
+	}
+}
