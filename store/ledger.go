@@ -26,6 +26,8 @@ type Run struct {
 	Rows       int
 	RiskEvents int
 	Error      string
+	// Node is the cluster node that dispatched the run ("" on a single node).
+	Node string `json:",omitempty"`
 }
 
 func runKey(detection string, slot int64, manual bool) []byte {
