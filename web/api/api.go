@@ -101,6 +101,8 @@ type Run struct {
 	Rows         int       `json:"result_count"`
 	RiskEvents   int       `json:"risk_event_count"`
 	Error        string    `json:"error,omitempty"`
+	// Node is the cluster node that dispatched the run (absent on a single node).
+	Node string `json:"node,omitempty"`
 }
 
 // RunFromStore converts a ledger entry to its API form.
@@ -108,7 +110,7 @@ func RunFromStore(r store.Run) Run {
 	return Run{
 		SID: r.ID, Detection: r.Detection, Slot: nsTime(r.Slot), Dispatched: nsTime(r.Dispatched),
 		Earliest: nsTime(r.Earliest), Latest: nsTime(r.Latest), Status: r.Status, Manual: r.Manual,
-		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error,
+		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error, Node: r.Node,
 	}
 }
 
@@ -149,6 +151,8 @@ type Deps struct {
 	IncidentRules IncidentRules
 	// Ingest feeds GET /api/v1/ingest (the console's Ingest page); nil answers 501.
 	Ingest Ingest
+	// Cluster feeds GET /api/v1/cluster; nil answers 501.
+	Cluster Cluster
 	// APIToken is accepted as "Authorization: Bearer <t>", "Authorization: Splunk <t>" or the
 	// hecrisk_session cookie. Empty rejects every request: the API never runs open by accident.
 	APIToken string
@@ -193,6 +197,7 @@ func Register(r fiber.Router, deps Deps) {
 	r.Post("/api/v1/detections/:id/dispatch", api, s.dispatch)
 	r.Get("/api/v1/runs", api, s.runs)
 	r.Get("/api/v1/ingest", api, s.ingest)
+	r.Get("/api/v1/cluster", api, s.cluster)
 	splunk := s.auth(true)
 	r.Get("/services/search/jobs/export", splunk, s.export)
 	r.Post("/services/search/jobs/export", splunk, s.export)
