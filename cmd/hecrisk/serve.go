@@ -16,11 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
+	"github.com/hecrisk/hecrisk/store/cluster"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 
@@ -36,6 +38,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests and runs")
 	inFlight := fs.String("max-inflight", "512MB", "memory budget of HEC requests being parsed and committed; past it HEC answers 503 code 9")
 	memLimit := fs.String("memory-limit", "2GB", "soft memory limit for the Go runtime (GOMEMLIMIT wins when set); 0 disables it")
+	var cf clusterFlags
+	cf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,6 +70,36 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 	}()
 
+	clusterOpts, clustered, err := clusterOptions(fs, &cf, sys.layers)
+	if err != nil {
+		return err
+	}
+	// In cluster mode every write that other nodes must see goes through the replicated log:
+	// HEC events, risk events, notables, suppression state and the run ledger. Reads stay local.
+	var (
+		node    *cluster.Node
+		sink    hec.Sink         = sys.store
+		ledger  scheduler.Ledger = sys.store
+		gate    scheduler.Gate
+		cstatus api.Cluster
+	)
+	standalone := standaloneStatus{nodeID: cf.nodeID, hecAddr: *hecAddr, apiAddr: *apiAddr, scheduler: !*noSched}
+	if standalone.nodeID == "" {
+		standalone.nodeID, _ = os.Hostname()
+	}
+	cstatus = standalone
+	if clustered {
+		if node, err = startCluster(clusterOpts, sys, *hecAddr, *apiAddr, reg); err != nil {
+			return err
+		}
+		defer node.Close() // after the scheduler and HEC stopped (below), before the store closes
+		ro := sys.runnerOpts
+		ro.Writer = node
+		sys.runner = detections.NewRunner(ro)
+		sink, ledger, gate, cstatus = node, node, node, clusterStatus{node}
+		log.Info("cluster mode", "node", clusterOpts.NodeID, "nats", clusterOpts.URLs)
+	}
+
 	inputs, err := sys.layers.Load("inputs.conf")
 	if err != nil {
 		return err
@@ -80,7 +114,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("index-time props: %w", err)
 	}
-	hecSrv, err := hec.New(hec.Options{Inputs: inputs, Limits: limits, Store: sys.store, Pipeline: pipe,
+	hecSrv, err := hec.New(hec.Options{Inputs: inputs, Limits: limits, Store: sink, Pipeline: pipe,
 		Meta: sys.store, Registerer: reg, Logger: log, MaxInFlightBytes: maxInFlight})
 	if err != nil {
 		return err
@@ -90,7 +124,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 
-	sched, err := scheduler.New(scheduler.Options{Catalog: sys.catalog, Runner: sys.runner, Store: sys.store,
+	sched, err := scheduler.New(scheduler.Options{Catalog: sys.catalog, Runner: sys.runner, Store: ledger, Gate: gate,
 		MaxConcurrent: *concurrent, CatchUpLimit: *catchUp, Loc: sys.loc, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
@@ -100,7 +134,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute})
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
-		APIToken: token, Loc: sys.loc, Logger: log})
+		Cluster: cstatus, APIToken: token, Loc: sys.loc, Logger: log})
 	mountConsole(apiApp, consoleDeps{sys: sys, hec: hecSrv, token: token})
 
 	hecLn, err := net.Listen("tcp", *hecAddr)
@@ -140,6 +174,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	if err := apiApp.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("API shutdown", "error", err)
+	}
+	if node != nil {
+		_ = node.Close()
 	}
 	log.Info("stopped")
 	return runErr

@@ -59,6 +59,7 @@ type system struct {
 	catalog    *detections.Catalog
 	macros     *spl.MacroSet
 	runner     *detections.Runner
+	runnerOpts detections.RunnerOptions
 	props      *conf.Config // user props layered over the built-in stanzas (index time)
 	transforms *conf.Config
 	limits     *conf.Config
@@ -141,10 +142,11 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	if err != nil {
 		return nil, err
 	}
-	sys.runner = detections.NewRunner(detections.RunnerOptions{
+	sys.runnerOpts = detections.RunnerOptions{
 		Store: sys.store, Knowledge: sys.knowledge, Macros: sys.macros, Catalog: cat, Loc: loc,
 		Limits: spl.Limits{MaxDuration: 10 * time.Minute, MaxMemoryBytes: 2 << 30}, Incident: b.incident, Logger: log,
-	})
+	}
+	sys.runner = detections.NewRunner(sys.runnerOpts)
 	if errs := sys.runner.Prepare(cat.Enabled()); len(errs) > 0 {
 		for _, e := range errs {
 			log.Error("detection search does not parse", "error", e)

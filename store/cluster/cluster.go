@@ -244,7 +244,7 @@ func (n *Node) run() {
 }
 
 func (n *Node) setup(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	js, err := jetstream.New(n.nc)
 	if err != nil {
