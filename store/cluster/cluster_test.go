@@ -27,12 +27,12 @@ type natsServer struct {
 	opts *server.Options
 }
 
-func startNATS(t *testing.T) *natsServer {
+func startNATS(t testing.TB) *natsServer {
 	t.Helper()
 	return startNATSOn(t, t.TempDir(), -1)
 }
 
-func startNATSOn(t *testing.T, dir string, port int) *natsServer {
+func startNATSOn(t testing.TB, dir string, port int) *natsServer {
 	t.Helper()
 	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true}
 	srv, err := server.NewServer(opts)
