@@ -59,18 +59,25 @@ func (n *Node) applyFrom(ctx context.Context) error {
 	// The handler only hands messages over; this goroutine commits them, so it can gather
 	// whatever has arrived meanwhile into one transaction.
 	msgs := make(chan jetstream.Msg, applyMaxMsgs)
+	// The round's own context releases a handler blocked on a full channel when this round
+	// ends with an error (the node goes on and starts the next round).
+	rctx, rcancel := context.WithCancel(ctx)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case msgs <- m:
-		case <-ctx.Done():
+		case <-rctx.Done():
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		n.log.Debug("log consumer", "error", err)
 	}))
 	if err != nil {
+		rcancel()
 		return fmt.Errorf("consume %s: %w", n.opts.Stream, err)
 	}
-	defer cc.Stop()
+	defer func() {
+		rcancel()
+		cc.Stop()
+	}()
 	n.applyErr.Store(nil)
 	next := applied + 1
 	for {
