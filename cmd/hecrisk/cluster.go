@@ -51,16 +51,16 @@ func clusterOptions(fs *pflag.FlagSet, c *clusterFlags, layers conf.Layers) (opt
 		return flagVal
 	}
 	opts.URLs = get("nats-url", "nats_url", c.natsURL)
-	if opts.URLs == "" {
-		return opts, false, nil
-	}
 	opts.NodeID = get("node-id", "node_id", c.nodeID)
 	if opts.NodeID == "" {
 		h, err := os.Hostname()
-		if err != nil {
+		if err != nil && opts.URLs != "" {
 			return opts, false, fmt.Errorf("%w: --node-id is required (no host name: %v)", errUsage, err)
 		}
 		opts.NodeID = h
+	}
+	if opts.URLs == "" {
+		return opts, false, nil // a single node; NodeID only names it in GET /api/v1/cluster
 	}
 	if !cluster.ValidNodeID(opts.NodeID) {
 		return opts, false, fmt.Errorf("%w: node id %q: use 1-64 letters, digits, '-' or '_' (--node-id)", errUsage, opts.NodeID)

@@ -83,11 +83,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		gate    scheduler.Gate
 		cstatus api.Cluster
 	)
-	standalone := standaloneStatus{nodeID: cf.nodeID, hecAddr: *hecAddr, apiAddr: *apiAddr, scheduler: !*noSched}
-	if standalone.nodeID == "" {
-		standalone.nodeID, _ = os.Hostname()
-	}
-	cstatus = standalone
+	cstatus = standaloneStatus{nodeID: clusterOpts.NodeID, hecAddr: *hecAddr, apiAddr: *apiAddr, scheduler: !*noSched}
 	if clustered {
 		if node, err = startCluster(clusterOpts, sys, *hecAddr, *apiAddr, reg); err != nil {
 			return err

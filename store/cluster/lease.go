@@ -71,13 +71,25 @@ func (n *Node) leaseTick(ctx context.Context) {
 	val := []byte(n.opts.NodeID)
 	if rev != 0 {
 		newRev, err := n.leases.Update(tctx, leaseKey, val, rev)
+		lost := false
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
+			// An earlier renewal may have been stored although its answer was lost: the
+			// entry then still names us, and its revision is ours to renew (validUntil stays
+			// as it was until a renewal is confirmed).
+			lost = true
+			if e, gerr := n.leases.Get(tctx, leaseKey); gerr == nil && string(e.Value()) == n.opts.NodeID {
+				lost, newRev = false, e.Revision()
+			}
+		}
 		n.lease.mu.Lock()
 		switch {
 		case err == nil:
 			n.lease.rev, n.lease.validUntil = newRev, start.Add(n.ttl*3/4)
-		case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound):
+		case lost:
 			n.log.Warn("scheduler lease lost to another node", "error", err)
 			n.lease.rev = 0
+		case newRev != 0:
+			n.lease.rev = newRev
 		default:
 			// NATS unreachable: keep trying; validUntil ends our leadership in time.
 			n.log.Warn("renewing the scheduler lease failed", "error", err)
@@ -111,12 +123,15 @@ func (n *Node) leaseTick(ctx context.Context) {
 		}
 	}
 	n.lease.mu.Lock()
-	if n.lease.rev != 0 && n.lease.catchUpTo == ^uint64(0) {
+	unknown := n.lease.rev != 0 && n.lease.catchUpTo == ^uint64(0)
+	n.lease.mu.Unlock()
+	if unknown {
 		if st, err := n.streamState(tctx); err == nil {
+			n.lease.mu.Lock()
 			n.lease.catchUpTo = st.LastSeq
+			n.lease.mu.Unlock()
 		}
 	}
-	n.lease.mu.Unlock()
 	n.signalIfChanged()
 }
 
