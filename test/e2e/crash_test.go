@@ -21,7 +21,7 @@ func TestCrashKeepsAckedEvents(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			ackStream(ctx, func() string { return s.hecURL }, led, "e2e:crash", w, 50, false)
+			ackStream(ctx, func() string { return s.hecURL }, led, "e2e:crash", w, 50, false, 0)
 		}(w)
 	}
 	// Let acks accumulate, then crash mid-stream.

@@ -536,8 +536,9 @@ func (l *ackLedger) counts() (success, acked int) {
 // ackStream sends batches of numbered events (`<sourcetype> seq=N stream=W`) with the useACK
 // token on one channel until ctx ends, polling /ack every few batches. target gives the HEC
 // URL to use now (a restarted server listens elsewhere). With keepGoing a failed request is
-// retried after a pause (the server may come back); without it the stream ends.
-func ackStream(ctx context.Context, target func() string, l *ackLedger, sourcetype string, w, perBatch int, keepGoing bool) {
+// retried after a pause (the server may come back); without it the stream ends. pause, when
+// set, spaces the batches so a long test does not pile up more events than it needs.
+func ackStream(ctx context.Context, target func() string, l *ackLedger, sourcetype string, w, perBatch int, keepGoing bool, pause time.Duration) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	channel := uuid.NewString()
 	type batch struct{ first, n int }
@@ -605,6 +606,12 @@ func ackStream(ctx context.Context, target func() string, l *ackLedger, sourcety
 		seq += perBatch
 		if i%4 == 3 {
 			poll(ctx)
+		}
+		if pause > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(pause):
+			}
 		}
 	}
 	if keepGoing {
