@@ -25,20 +25,38 @@ const (
 // as the node runs. Any failure restarts it from the store's applied sequence, which is exact
 // because events and sequence are committed together: nothing is skipped or applied twice.
 func (n *Node) applyLoop(ctx context.Context) {
-	for wait := 250 * time.Millisecond; ctx.Err() == nil; {
+	const firstWait = 250 * time.Millisecond
+	for wait := firstWait; ctx.Err() == nil; {
+		before := n.applied.get()
 		err := n.applyFrom(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		msg := err.Error()
-		n.applyErr.Store(&msg)
-		n.log.Error("applying the log stopped; restarting from the last applied sequence", "error", err, "retry_in", wait)
+		if n.applied.get() > before {
+			wait = firstWait // the round made progress: this is a new failure, not the same one
+		}
+		if errors.Is(err, errStalled) {
+			n.log.Warn("the log consumer stalled; recreating it from the last applied sequence", "error", err)
+		} else {
+			msg := err.Error()
+			n.applyErr.Store(&msg)
+			n.log.Error("applying the log stopped; restarting from the last applied sequence", "error", err, "retry_in", wait)
+		}
 		if !sleep(ctx, wait) {
 			return
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
 }
+
+// errStalled ends an apply round whose consumer delivers nothing while the log has more.
+var errStalled = errors.New("no log entries delivered")
+
+// stallAfter is how long a consumer may deliver nothing while the log is ahead of this node
+// before the round is restarted. The client recreates a consumer lost with its server after two
+// missed heartbeats; this covers the cases it does not (a recreate that failed for good while
+// JetStream elected a new meta leader).
+const stallAfter = 3 * time.Second
 
 func (n *Node) applyFrom(ctx context.Context) error {
 	applied, err := n.local.AppliedSeq()
@@ -69,7 +87,11 @@ func (n *Node) applyFrom(ctx context.Context) error {
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		n.log.Debug("log consumer", "error", err)
-	}))
+	}),
+		// The consumer lives on one NATS server; when that server dies, two missed 1 s
+		// heartbeats make the client recreate it elsewhere (the default, 5 s, stalls the node
+		// for 10 s, and with it a takeover of the scheduler lease, which waits for the apply).
+		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		rcancel()
 		return fmt.Errorf("consume %s: %w", n.opts.Stream, err)
@@ -80,14 +102,29 @@ func (n *Node) applyFrom(ctx context.Context) error {
 	}()
 	n.applyErr.Store(nil)
 	next := applied + 1
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+	lastMsg := time.Now()
 	for {
 		var batch []jetstream.Msg
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-check.C:
+			if time.Since(lastMsg) < stallAfter {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			st, err := n.streamState(sctx)
+			cancel()
+			if err == nil && st.LastSeq >= next {
+				return fmt.Errorf("%w for %s (applied %d, log at %d)", errStalled, time.Since(lastMsg).Round(time.Second), next-1, st.LastSeq)
+			}
+			continue
 		case m := <-msgs:
 			batch = append(batch, m)
 		}
+		lastMsg = time.Now()
 		size := len(batch[0].Data())
 	gather:
 		for len(batch) < applyMaxMsgs && size < applyMaxBytes {

@@ -564,3 +564,47 @@ func TestConcurrentAppends(t *testing.T) {
 		}
 	}
 }
+
+// Anything on the log's subjects that hecrisk did not write (a stray publisher, damage) is
+// skipped by every node alike and never stops the applier; what follows is applied.
+func TestForeignMessagesAreSkipped(t *testing.T) {
+	ns := startNATS(t)
+	a := startNode(t, ns.url(), "a", "", nil)
+	nc, err := nats.Connect(ns.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	huge := append([]byte{batchV1}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)
+	for subj, body := range map[string][]byte{
+		"hecrisk.log.events":   []byte("not a batch"),
+		"hecrisk.log.risk":     []byte(`{"search":`),
+		"hecrisk.log.runs":     []byte(`[1,2,3]`),
+		"hecrisk.log.notables": {0x1f, 0x8b, 0x08},
+		"hecrisk.log.unknown":  []byte("from a newer version"),
+	} {
+		if _, err := js.Publish(ctx, subj, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Publish(ctx, "hecrisk.log.events", huge); err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("hecrisk.log.meta")
+	m.Header.Set(hdrEncoding, "gzip")
+	m.Data = []byte("not gzip")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Append(ctx, events(0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	end := lastSeq(t, a.Node)
+	waitFor(t, "the node to apply past the foreign messages", 10*time.Second, func() bool { return a.applied.get() >= end })
+	checkExactlyOnce(t, a.st, 10)
+	if e := a.applyErr.Load(); e != nil {
+		t.Fatalf("applier reports %s", *e)
+	}
+}

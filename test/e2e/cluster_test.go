@@ -99,7 +99,9 @@ func eventually(t *testing.T, d time.Duration, cond func() (bool, string)) {
 func oneLeader(t *testing.T, nodes []*server) string {
 	t.Helper()
 	var leader string
-	eventually(t, 30*time.Second, func() (bool, string) {
+	// Generous: a takeover waits for the lease to expire and, when a NATS server died too, for
+	// JetStream to elect new stream leaders; 3-14 s were seen on a loaded 2-core machine.
+	eventually(t, 60*time.Second, func() (bool, string) {
 		var named []string
 		leading := 0
 		for _, n := range nodes {
@@ -164,10 +166,19 @@ func TestClusterReplicatesAndFailsOver(t *testing.T) {
 	var nodes []*server
 	for i := range 3 {
 		nodes = append(nodes, startServer(t, serverOptions{Scheduler: true, Conf: conf,
-			ExtraArgs: []string{"--nats-url", urls, "--node-id", fmt.Sprintf("h%d", i+1), "--lease-ttl", "3s"}}))
+			ExtraArgs: []string{"--nats-url", urls, "--node-id", fmt.Sprintf("h%d", i+1), "--lease-ttl", "3s", "--log-level", "info"}}))
 	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for i, n := range nodes {
+			t.Logf("h%d log (cluster lines):\n%s", i+1, grepLines(n.log(), "component=cluster", 80))
+		}
+	})
 	leader := oneLeader(t, nodes)
 	t.Logf("cluster up; leader %s", leader)
+	checkClusterEndpointRefusals(t, nodes[0])
 	var victim *server
 	for i, n := range nodes {
 		if fmt.Sprintf("h%d", i+1) == leader {
@@ -342,4 +353,50 @@ func slicesIndex(nodes []*server, n *server) int {
 		}
 	}
 	return -1
+}
+
+// checkClusterEndpointRefusals sends GET /api/v1/cluster what a hostile client would: no or a
+// wrong token, another method, a huge query string. None may get the status or a 5xx, and the
+// node answers normally afterwards.
+func checkClusterEndpointRefusals(t *testing.T, n *server) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, tc := range []struct {
+		name, method, query, auth string
+		want                      int
+	}{
+		{"no token", "GET", "", "", 401},
+		{"wrong token", "GET", "", "Bearer nope", 401},
+		{"token in a Basic header", "GET", "", "Basic " + apiToken, 401},
+		{"POST", "POST", "", "Bearer " + apiToken, 405},
+		{"DELETE", "DELETE", "", "Bearer " + apiToken, 405},
+		{"junk query", "GET", "?" + strings.Repeat("a=%ff%00&", 1000), "Bearer " + apiToken, 200},
+	} {
+		req, _ := http.NewRequest(tc.method, n.apiURL+"/api/v1/cluster"+tc.query, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	if _, ok := n.cluster(); !ok {
+		t.Fatal("the node stopped answering /api/v1/cluster after hostile requests")
+	}
+}
+
+// grepLines returns the last `last` lines of log that contain sub.
+func grepLines(log, sub string, last int) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-last):], "\n")
 }
