@@ -18,6 +18,10 @@ import (
 type RunnerOptions struct {
 	// Store holds the events searched and receives risk events and notables.
 	Store *store.Store
+	// Writer, when set, receives the risk events, notables and alert-suppression state instead
+	// of Store (cluster mode: the replicated log, so that every node holds the same); reads
+	// still go to Store.
+	Writer Writer
 	// Events, when set, is searched instead of Store (e.g. to observe scans).
 	Events    spl.EventSource
 	Knowledge spl.Knowledge
@@ -30,6 +34,14 @@ type RunnerOptions struct {
 	Limits   spl.Limits
 	Incident IncidentOptions
 	Logger   *slog.Logger
+}
+
+// Writer is what runs write; *store.Store is one. Each write replaces what an earlier run of
+// the same (search or rule, slot) wrote, so writing twice is harmless.
+type Writer interface {
+	ReplaceRiskEvents(ctx context.Context, searchName string, slot int64, evs []store.RiskEvent) error
+	ReplaceNotables(ctx context.Context, rule string, slot int64, ns []store.Notable) error
+	metaStore
 }
 
 // RunResult is the outcome of one detection at one slot.
@@ -86,9 +98,12 @@ func NewRunner(opts RunnerOptions) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Writer == nil && opts.Store != nil {
+		opts.Writer = opts.Store
+	}
 	var meta metaStore
-	if opts.Store != nil {
-		meta = opts.Store
+	if opts.Writer != nil {
+		meta = opts.Writer
 	}
 	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}, warned: map[string]string{}}
 	r.macros = opts.Macros
@@ -285,11 +300,11 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 	}
 	r.log.Info("detection ran", "detection", d.Name, "slot", slot, "sid", res.SID, "rows", len(res.Rows),
 		"suppressed", res.Suppressed, "risk_events", len(res.Risk), "dry_run", dryRun)
-	if dryRun || r.opts.Store == nil {
+	if dryRun || r.opts.Writer == nil {
 		return nil
 	}
 	// Written even when empty: a rerun that finds nothing must clear the slot's old events.
-	if err := r.opts.Store.ReplaceRiskEvents(ctx, d.SavedSearchName(), slot.UnixNano(), res.Risk); err != nil {
+	if err := r.opts.Writer.ReplaceRiskEvents(ctx, d.SavedSearchName(), slot.UnixNano(), res.Risk); err != nil {
 		return fmt.Errorf("write risk events of %q at %s: %w", d.Name, slot.UTC().Format(time.RFC3339), err)
 	}
 	return nil
@@ -342,7 +357,7 @@ func (r *Runner) RunIncidentRules(ctx context.Context, at time.Time) error {
 		for i, n := range rule.ns {
 			out[i] = store.Notable{Time: n.Time, Rule: n.Rule, Slot: n.Slot, Object: n.Object, ObjectType: n.ObjectType, Score: n.Score, Fields: n.Fields}
 		}
-		if err := r.opts.Store.ReplaceNotables(ctx, rule.name, at.UnixNano(), out); err != nil {
+		if err := r.opts.Writer.ReplaceNotables(ctx, rule.name, at.UnixNano(), out); err != nil {
 			return fmt.Errorf("risk incident rule %q at %s: write notables: %w", rule.name, at.UTC().Format(time.RFC3339), err)
 		}
 		r.log.Info("risk incident rule ran", "rule", rule.name, "at", at, "risk_events", len(recs), "notables", len(out))

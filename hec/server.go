@@ -38,6 +38,15 @@ type MetaStore interface {
 	PutMeta(key string, val []byte) error
 }
 
+// Sink commits accepted events durably. *store.Store is one; in cluster mode the replicated
+// log (store/cluster) is, and then "committed" means acknowledged by JetStream. Append's
+// errors wrapping store.ErrBusy answer 503 code 9, store.ErrClosed code 23, others code 8.
+type Sink interface {
+	Append(ctx context.Context, evs []store.Event) error
+	// QueueStats feeds /health: a full queue answers code 18.
+	QueueStats() store.QueueStats
+}
+
 // Options configures a Server.
 type Options struct {
 	// Inputs is the layered inputs.conf; [http] and [http://NAME] stanzas are read.
@@ -47,7 +56,7 @@ type Options struct {
 	// Settings, when set, are used instead of reading Inputs and Limits again (callers that
 	// already ran LoadSettings, so its warnings are logged once).
 	Settings *Settings
-	Store    *store.Store
+	Store    Sink
 	Pipeline *indextime.Pipeline
 	// Meta keeps the generated token when no token is configured.
 	Meta       MetaStore
@@ -82,7 +91,7 @@ const generatedTokenName = "default"
 type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
-	store    *store.Store
+	store    Sink
 	pipeline *indextime.Pipeline
 	settings Settings
 	tokens   map[string]*Token

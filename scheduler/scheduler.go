@@ -52,6 +52,16 @@ type Ledger interface {
 	Runs(ctx context.Context, detection string, limit int) ([]store.Run, error)
 }
 
+// Gate says whether this process may run scheduled slots. In cluster mode cmd passes the
+// cluster node, which leads through a lease, so that each slot runs on one node only; nil
+// means always (a single node). Manual dispatch does not ask the gate.
+type Gate interface {
+	// Leading reports whether this process may run scheduled slots now.
+	Leading() bool
+	// Changed receives a value whenever Leading may have changed.
+	Changed() <-chan struct{}
+}
+
 // Options configures New.
 type Options struct {
 	Catalog *detections.Catalog
@@ -75,6 +85,10 @@ type Options struct {
 	Loc        *time.Location
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Gate, when set, lets the loop run slots only while it reports Leading; a run in flight
+	// is cancelled when leadership is lost (its slot stays "running" in the ledger, so the next
+	// leader reruns it).
+	Gate Gate
 }
 
 // maxSkipRecords caps the skipped entries written for one detection at once, so a month of
@@ -837,13 +851,33 @@ func (s *Scheduler) Start(ctx context.Context) {
 const maxSleep = time.Minute
 
 func (s *Scheduler) loop(ctx context.Context) {
+	var gateC <-chan struct{} // nil without a gate: never ready
+	if s.opts.Gate != nil {
+		gateC = s.opts.Gate.Changed()
+	}
 	for {
+		if s.opts.Gate != nil && !s.opts.Gate.Leading() {
+			s.forget()
+			select {
+			case <-ctx.Done():
+				return
+			case <-gateC:
+			}
+			continue
+		}
 		now := s.opts.Clock.Now()
-		if err := s.RunDue(ctx, now); err != nil && ctx.Err() == nil {
+		runCtx, stopWatch := s.watchGate(ctx)
+		err := s.RunDue(runCtx, now)
+		lost := stopWatch()
+		if err != nil && ctx.Err() == nil && !lost {
 			s.log.Error("scheduler iteration", "err", err)
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if lost {
+			s.log.Warn("leadership lost: scheduled runs in flight were cancelled and will rerun on the new leader")
+			continue
 		}
 		now = s.opts.Clock.Now()
 		wait := maxSleep
@@ -856,7 +890,57 @@ func (s *Scheduler) loop(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.C():
+		case <-gateC:
+			t.Stop()
 		}
+	}
+}
+
+// watchGate returns a context for one RunDue that ends when the gate stops leading; stop ends
+// the watch and reports whether leadership was lost meanwhile.
+func (s *Scheduler) watchGate(ctx context.Context) (context.Context, func() (lost bool)) {
+	if s.opts.Gate == nil {
+		return ctx, func() bool { return false }
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var lost bool
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-s.opts.Gate.Changed():
+				if !s.opts.Gate.Leading() {
+					lost = true
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return runCtx, func() bool {
+		cancel()
+		<-done
+		return lost
+	}
+}
+
+// forget drops the in-memory schedule while another process leads: the ledger (replicated in
+// cluster mode) is the truth, and RunDue rereads it through Recover when leadership comes back,
+// so the new leader resumes after the last slot anyone ran and catches up what was missed.
+func (s *Scheduler) forget() {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.recovered {
+		return
+	}
+	s.recovered = false
+	for _, e := range s.all() {
+		e.next, e.pending, e.running = time.Time{}, nil, false
 	}
 }
 

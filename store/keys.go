@@ -31,6 +31,8 @@ const (
 	counterSeq = "seq"
 	counterRid = "rid"
 	counterNid = "nid"
+	// counterApplied is the last replicated-log sequence applied (AppendApplied).
+	counterApplied = "applied"
 )
 
 // sortableTime maps a signed timestamp to an unsigned one with the same order.

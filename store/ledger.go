@@ -31,6 +31,8 @@ type Run struct {
 	// some, events whose JSON was over the search-time limits, ...). Any part of a run may
 	// append to them.
 	Warnings []string `json:",omitempty"`
+	// Node is the cluster node that dispatched the run ("" on a single node).
+	Node string `json:",omitempty"`
 }
 
 func runKey(detection string, slot int64, manual bool) []byte {

@@ -32,6 +32,9 @@ type appendReq struct {
 	vals    [][]byte
 	keys    [][]byte // filled by the writer once stream ids and seqs are known
 	size    int64
+	// applied, when non-zero, is a replicated-log sequence committed in the same transaction as
+	// the events (AppendApplied); such a call is never split.
+	applied uint64
 	done    chan error
 }
 
@@ -53,10 +56,54 @@ func (s *Store) Append(ctx context.Context, evs []Event) error {
 		}
 		return nil
 	}
+	return s.enqueue(ctx, evs, 0)
+}
+
+// AppendApplied is Append for a node that applies a replicated log (store/cluster): evs and
+// seq, the log sequence they end at, are committed in one Badger transaction, so after a crash
+// AppliedSeq says exactly which log entries the store holds, and a restart resumes after it
+// with nothing lost and nothing twice. evs may be empty: then only seq is recorded (for log
+// entries whose own writes are idempotent replaces). seq must grow from call to call.
+//
+// Unlike Append the call is never split: when evs and seq do not fit in one transaction
+// (about 15% of the memtable) nothing is written and the error wraps ErrTooBig.
+func (s *Store) AppendApplied(ctx context.Context, evs []Event, seq uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if seq == 0 {
+		return errors.New("store: append applied: log sequence 0")
+	}
+	return s.enqueue(ctx, evs, seq)
+}
+
+// AppliedSeq returns the last log sequence recorded by AppendApplied (0 when none).
+func (s *Store) AppliedSeq() (uint64, error) {
+	if !s.beginOp() {
+		return 0, ErrClosed
+	}
+	defer s.endOp()
+	var v uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		v, err = getCounter(txn, counterApplied)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: applied sequence: %w", err)
+	}
+	return v, nil
+}
+
+// ErrTooBig means an AppendApplied call does not fit in one transaction.
+var ErrTooBig = errors.New("store: batch too big for one transaction")
+
+func (s *Store) enqueue(ctx context.Context, evs []Event, applied uint64) error {
 	r := &appendReq{
 		streams: make([]Stream, len(evs)),
 		times:   make([]int64, len(evs)),
 		vals:    make([][]byte, len(evs)),
+		applied: applied,
 		done:    make(chan error, 1),
 	}
 	total := 0
@@ -74,7 +121,7 @@ func (s *Store) Append(ctx context.Context, evs []Event) error {
 		r.streams[i] = Stream{Index: ev.Index, Sourcetype: ev.Sourcetype}
 		r.times[i] = ev.Time
 	}
-	r.size = int64(len(buf) + 21*len(evs))
+	r.size = int64(len(buf) + 21*len(evs) + 16)
 
 	s.qmu.Lock()
 	if s.closed {
@@ -200,8 +247,13 @@ func (s *Store) commitGroup(group []*appendReq) {
 				}
 				break
 			}
-			// group[i] alone is bigger than a transaction: it has to be split.
-			err = s.commitSplit(group[i], hwm)
+			// group[i] alone is bigger than a transaction: it has to be split, unless its
+			// events must be committed together with a log sequence.
+			if group[i].applied != 0 {
+				err = fmt.Errorf("store: append applied seq %d (%d events): %w", group[i].applied, len(group[i].vals), ErrTooBig)
+			} else {
+				err = s.commitSplit(group[i], hwm)
+			}
 			group[i].done <- err
 			i++
 			txn = nil
@@ -226,6 +278,11 @@ func (s *Store) newEventTxn(hwm uint64) *badger.Txn {
 }
 
 func (s *Store) addReq(txn *badger.Txn, r *appendReq, from, to int) error {
+	if r.applied != 0 {
+		if err := txn.SetEntry(counterEntry(counterApplied, r.applied)); err != nil {
+			return err
+		}
+	}
 	for i := from; i < to; i++ {
 		e := badger.NewEntry(r.keys[i], r.vals[i])
 		e.ExpiresAt = expiresAt(r.times[i], s.retention(r.streams[i].Index))

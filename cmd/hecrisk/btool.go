@@ -18,6 +18,7 @@ import (
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/tlsconf"
 	"github.com/hecrisk/hecrisk/store"
 )
 
@@ -246,8 +247,9 @@ func configFindings(src findingSources) []conf.Finding {
 
 	// The stanzas hecrisk reads of the other files; anything else is noted.
 	read := map[string]map[string]*conf.KeySet{
-		"limits.conf":  {"kv": conf.NewKeySet([]string{"limit", "maxchars"}), "http_input": nil},
-		"server.conf":  {"api": conf.NewKeySet([]string{"token"})},
+		"limits.conf": {"kv": conf.NewKeySet([]string{"limit", "maxchars"}), "http_input": nil},
+		"server.conf": {"api": conf.NewKeySet([]string{"token"}), "sslConfig": conf.NewKeySet(tlsconf.KnownSSLConfigKeys()),
+			"cluster": conf.NewKeySet(clusterKeys)},
 		"indexes.conf": {},
 	}
 	for file, c := range map[string]*conf.Config{"limits.conf": cs.limits, "server.conf": cs.server, "indexes.conf": cs.indexes} {

@@ -18,11 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/internal/tlsconf"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
+	"github.com/hecrisk/hecrisk/store/cluster"
 	"github.com/hecrisk/hecrisk/web/api"
 )
 
@@ -38,6 +40,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 5*time.Second, "how long SIGTERM waits for in-flight requests and runs before the store is closed")
 	inFlight := fs.String("max-inflight", "512MB", "memory budget of HEC requests being parsed and committed; past it HEC answers 503 code 9")
 	memLimit := fs.String("memory-limit", "2GB", "soft memory limit for the Go runtime (GOMEMLIMIT wins when set); 0 disables it")
+	var cf clusterFlags
+	cf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +72,32 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 	}()
 
+	clusterOpts, clustered, err := clusterOptions(fs, &cf, sys.conf.server)
+	if err != nil {
+		return err
+	}
+	// In cluster mode every write that other nodes must see goes through the replicated log:
+	// HEC events, risk events, notables, suppression state and the run ledger. Reads stay local.
+	var (
+		node    *cluster.Node
+		sink    hec.Sink         = sys.store
+		ledger  scheduler.Ledger = sys.store
+		gate    scheduler.Gate
+		cstatus api.Cluster
+	)
+	cstatus = standaloneStatus{nodeID: clusterOpts.NodeID, hecAddr: *hecAddr, apiAddr: *apiAddr, scheduler: !*noSched}
+	if clustered {
+		if node, err = startCluster(clusterOpts, sys, *hecAddr, *apiAddr, reg); err != nil {
+			return err
+		}
+		defer node.Close() // after the scheduler and HEC stopped (below), before the store closes
+		ro := sys.runnerOpts
+		ro.Writer = node
+		sys.runner = detections.NewRunner(ro)
+		sink, ledger, gate, cstatus = node, node, node, clusterStatus{node}
+		log.Info("cluster mode", "node", clusterOpts.NodeID, "nats", clusterOpts.URLs)
+	}
+
 	settings, err := hec.LoadSettings(sys.conf.inputs, sys.conf.limits)
 	if err != nil {
 		return err
@@ -83,7 +113,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hecSrv, err := hec.New(hec.Options{Settings: &settings, Store: sys.store, Pipeline: pipe,
+	hecSrv, err := hec.New(hec.Options{Settings: &settings, Store: sink, Pipeline: pipe,
 		Meta: sys.store, Registerer: reg, Logger: log, MaxInFlightBytes: maxInFlight, TLS: hecTLS})
 	if err != nil {
 		return err
@@ -93,7 +123,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 
-	sched, err := scheduler.New(scheduler.Options{Catalog: sys.catalog, Runner: sys.runner, Store: sys.store,
+	sched, err := scheduler.New(scheduler.Options{Catalog: sys.catalog, Runner: sys.runner, Store: ledger, Gate: gate,
 		MaxConcurrent: *concurrent, CatchUpLimit: *catchUp, Loc: sys.loc, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
@@ -117,7 +147,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}}))
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
-		APIToken: token, Loc: sys.loc, Logger: log})
+		Cluster: cstatus, APIToken: token, Loc: sys.loc, Logger: log})
 	mountConsole(apiApp, consoleDeps{sys: sys, hec: hecSrv, token: token})
 
 	hecLn, err := net.Listen("tcp", *hecAddr)
@@ -172,6 +202,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	if err := apiApp.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("API shutdown", "error", err)
+	}
+	if node != nil {
+		_ = node.Close()
 	}
 	log.Info("stopped")
 	return runErr

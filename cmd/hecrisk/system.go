@@ -53,14 +53,15 @@ func (b *baseFlags) register(fs *pflag.FlagSet) {
 // system is everything that reads or writes the data dir, built the same way for `serve` and for
 // the offline commands that work on a stopped server's data dir.
 type system struct {
-	log       *slog.Logger
-	loc       *time.Location
-	conf      *confSet
-	store     *store.Store
-	knowledge *knowledge.Knowledge
-	catalog   *detections.Catalog
-	macros    *spl.MacroSet
-	runner    *detections.Runner
+	log        *slog.Logger
+	loc        *time.Location
+	conf       *confSet
+	store      *store.Store
+	knowledge  *knowledge.Knowledge
+	catalog    *detections.Catalog
+	macros     *spl.MacroSet
+	runner     *detections.Runner
+	runnerOpts detections.RunnerOptions
 }
 
 type systemOptions struct {
@@ -158,10 +159,11 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	if err != nil {
 		return nil, err
 	}
-	sys.runner = detections.NewRunner(detections.RunnerOptions{
+	sys.runnerOpts = detections.RunnerOptions{
 		Store: sys.store, Knowledge: sys.knowledge, Macros: sys.macros, Catalog: cat, Loc: loc,
 		Limits: spl.Limits{MaxDuration: 10 * time.Minute, MaxMemoryBytes: 2 << 30}, Incident: b.incident, Logger: log,
-	})
+	}
+	sys.runner = detections.NewRunner(sys.runnerOpts)
 	if errs := sys.runner.Prepare(cat.Enabled()); len(errs) > 0 {
 		for _, e := range errs {
 			log.Error("detection search does not parse", "error", e)

@@ -48,6 +48,12 @@ func KnownHTTPKeys() []string {
 		"caCertFile", "sslCommonNameToCheck", "sslAltNameToCheck"}
 }
 
+// KnownSSLConfigKeys are the server.conf [sslConfig] keys this package reads.
+func KnownSSLConfigKeys() []string {
+	return []string{"enableSplunkdSSL", "serverCert", "sslPassword", "sslVersions", "requireClientCert",
+		"sslRootCAPath", "sslCommonNameToCheck", "sslAltNameToCheck"}
+}
+
 // splunkDefaultPassword is sslPassword's default in Splunk (its own server.pem key uses it).
 const splunkDefaultPassword = "password"
 

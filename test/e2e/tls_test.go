@@ -254,7 +254,7 @@ func TestTLSRefusedSettings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			confDir := writeConf(t, "", tc.inputs, tc.server)
+			confDir := writeConf(t, "", map[string]string{"inputs.conf": "\n" + tc.inputs + "\n", "server.conf": "\n" + tc.server + "\n"})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			out, err := exec.CommandContext(ctx, hecriskBin, "serve", "--data", t.TempDir(), "--conf-dir", confDir,

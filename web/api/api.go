@@ -115,6 +115,8 @@ type Run struct {
 	Error        string    `json:"error,omitempty"`
 	// Warnings is always a list (empty when the run saw what it reads).
 	Warnings []string `json:"warnings"`
+	// Node is the cluster node that dispatched the run (absent on a single node).
+	Node string `json:"node,omitempty"`
 }
 
 // RunFromStore converts a ledger entry to its API form.
@@ -122,7 +124,7 @@ func RunFromStore(r store.Run) Run {
 	return Run{
 		SID: r.ID, Detection: r.Detection, Slot: nsTime(r.Slot), Dispatched: nsTime(r.Dispatched),
 		Earliest: nsTime(r.Earliest), Latest: nsTime(r.Latest), Status: r.Status, Manual: r.Manual,
-		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error,
+		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error, Node: r.Node,
 		Warnings: append([]string{}, r.Warnings...),
 	}
 }
@@ -165,6 +167,8 @@ type Deps struct {
 	IncidentRules IncidentRules
 	// Ingest feeds GET /api/v1/ingest (the console's Ingest page); nil answers 501.
 	Ingest Ingest
+	// Cluster feeds GET /api/v1/cluster; nil answers 501.
+	Cluster Cluster
 	// APIToken is accepted as "Authorization: Bearer <t>", "Authorization: Splunk <t>" or the
 	// hecrisk_session cookie. Empty rejects every request: the API never runs open by accident.
 	APIToken string
@@ -218,6 +222,7 @@ func Register(r fiber.Router, deps Deps) {
 	r.Post("/api/v1/detections/:id/dispatch", api, s.dispatch)
 	r.Get("/api/v1/runs", api, s.runs)
 	r.Get("/api/v1/ingest", api, s.ingest)
+	r.Get("/api/v1/cluster", api, s.cluster)
 	splunk := s.auth(true)
 	r.Get("/services/search/jobs/export", splunk, s.export)
 	r.Post("/services/search/jobs/export", splunk, s.export)

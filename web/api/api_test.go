@@ -46,6 +46,7 @@ type env struct {
 type deps struct {
 	searcher   api.Searcher
 	noDetected bool
+	cluster    api.Cluster
 }
 
 func newEnv(t *testing.T, d deps) *env {
@@ -64,7 +65,7 @@ func newEnv(t *testing.T, d deps) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := api.Deps{Store: st, Searcher: d.searcher, APIToken: token, Now: func() time.Time { return now }}
+	deps := api.Deps{Store: st, Searcher: d.searcher, Cluster: d.cluster, APIToken: token, Now: func() time.Time { return now }}
 	if !d.noDetected {
 		deps.Detections = apiadapter.New(sched)
 	}
