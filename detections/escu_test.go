@@ -13,14 +13,9 @@ import (
 	"github.com/hecrisk/hecrisk/detections/knowledge"
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/hec/indextime"
-	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/store"
 )
-
-// attackRangeZone is the zone of the ESCU attack data: its slog lines carry -04:00 and its GIN
-// lines carry no zone, so they are read in the same zone (what TZ in props.conf would say).
-func attackRangeZone() *time.Location { return time.FixedZone("UTC-4", -4*3600) }
 
 // ingestDataset replays one ESCU dataset file the way contentctl does: the file is sent as raw
 // data with the test's sourcetype and source, broken into lines and time-stamped by the
@@ -64,33 +59,67 @@ func formatRows(fields []string, rows []spl.Row) string {
 }
 
 // TestESCUUnitTests runs each upstream YAML, unmodified, over all time on its ESCU test
-// dataset, with the built-in search-time knowledge, and keeps the results as golden files.
+// dataset and keeps the results as golden files. The datasets' GIN lines carry no zone (the
+// attack range ran at UTC-4); the run must give the reference rows however the zone is
+// given, with or without TA-ollama installed over the built-in knowledge:
+//
+//   - "--tz": the server's default zone is America/New_York (what `serve --tz` sets);
+//   - "props.conf": the server runs in UTC and a local props.conf holds only
+//     [ollama:server] TZ = America/New_York. Layered setting by setting, it changes the zone
+//     and nothing else; before issue 12 it replaced the whole built-in stanza and two
+//     detections returned nothing.
+//
+// Configuration is loaded as every hecrisk command loads it (knowledge.BuiltinLayers: conf
+// dir over the apps over the built-in app) and feeds both index time and search time. The
+// zone results are shown in (strftime in the searches) is America/New_York in every case,
+// as the reference was rendered.
 func TestESCUUnitTests(t *testing.T) {
 	escu := fixtures.Testdata(t, "escu")
 	samples := fixtures.Testdata(t, "samples", "escu-attack-data")
 	ta := fixtures.Testdata(t, "ta-ollama", "v0.1.5")
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatalf("tzdata: %v", err)
+	}
 
 	cat, errs := LoadCatalog(CatalogOptions{NoBuiltin: true, Dirs: []string{filepath.Join(escu, "detections", "application"), filepath.Join(escu, "macros")}})
 	if len(errs) > 0 {
 		t.Fatalf("load upstream: %v", errs)
 	}
-	props, err := conf.Layers{Apps: []string{ta}}.Load("props.conf")
-	if err != nil {
+	localProps := t.TempDir()
+	if err := os.WriteFile(filepath.Join(localProps, "props.conf"), []byte("[ollama:server]\nTZ = America/New_York\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	transforms, err := conf.Layers{Apps: []string{ta}}.Load("transforms.conf")
-	if err != nil {
-		t.Fatal(err)
+	for _, combo := range []struct {
+		name      string
+		confDir   string
+		apps      []string
+		defaultTZ *time.Location
+	}{
+		{"--tz", "", nil, newYork},
+		{"--tz+TA-ollama", "", []string{ta}, newYork},
+		{"props.conf", localProps, nil, time.UTC},
+		{"props.conf+TA-ollama", localProps, []string{ta}, time.UTC},
+	} {
+		t.Run(combo.name, func(t *testing.T) {
+			props, transforms, err := knowledge.LoadPropsTransforms(knowledge.BuiltinLayers(combo.confDir, combo.apps))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pipe, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: combo.defaultTZ})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kn, err := knowledge.New(knowledge.Options{Props: props, Transforms: transforms})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runESCUUnitTests(t, cat, samples, pipe, kn, newYork)
+		})
 	}
-	pipe, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: attackRangeZone()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kn, err := knowledge.New(knowledge.Options{Builtin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+}
 
+func runESCUUnitTests(t *testing.T, cat *Catalog, samples string, pipe *indextime.Pipeline, kn *knowledge.Knowledge, loc *time.Location) {
 	// One store per dataset: contentctl replays only the test's own data for each detection.
 	stores := map[string]*store.Store{}
 	dataset := func(a AttackData) *store.Store {
@@ -118,13 +147,17 @@ func TestESCUUnitTests(t *testing.T) {
 				t.Fatalf("%s has no test dataset", d.Name)
 			}
 			st := dataset(d.Tests[0].AttackData[0])
-			r := NewRunner(RunnerOptions{Store: st, Knowledge: kn, Catalog: cat, Loc: attackRangeZone()})
+			r := NewRunner(RunnerOptions{Store: st, Knowledge: kn, Catalog: cat, Loc: loc})
 			// contentctl runs the test search over all time.
 			allTime := *d
 			allTime.Earliest, allTime.Latest = "0", ""
 			res := r.RunSlot(context.Background(), slot, []*Detection{&allTime}, nil, false)[0]
 			if res.Err != nil {
 				t.Fatalf("run: %v", res.Err)
+			}
+			// The reference runs read every field they need: no coverage warning.
+			if len(res.Warnings) > 0 {
+				t.Errorf("warnings on the reference run: %q", res.Warnings)
 			}
 			var b strings.Builder
 			b.WriteString(formatRows(res.Fields, res.Rows))

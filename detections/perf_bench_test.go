@@ -288,7 +288,7 @@ func BenchmarkDetections1M(b *testing.B) {
 	if len(ds) != 8 {
 		b.Fatalf("built-in pack has %d enabled detections, want 8", len(ds))
 	}
-	kn, err := knowledge.New(knowledge.Options{Builtin: true})
+	kn, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 type RunnerOptions struct {
 	// Store holds the events searched and receives risk events and notables.
 	Store *store.Store
+	// Writer, when set, receives the risk events, notables and alert-suppression state instead
+	// of Store (cluster mode: the replicated log, so that every node holds the same); reads
+	// still go to Store.
+	Writer Writer
 	// Events, when set, is searched instead of Store (e.g. to observe scans).
 	Events    spl.EventSource
 	Knowledge spl.Knowledge
@@ -31,6 +36,14 @@ type RunnerOptions struct {
 	Logger   *slog.Logger
 }
 
+// Writer is what runs write; *store.Store is one. Each write replaces what an earlier run of
+// the same (search or rule, slot) wrote, so writing twice is harmless.
+type Writer interface {
+	ReplaceRiskEvents(ctx context.Context, searchName string, slot int64, evs []store.RiskEvent) error
+	ReplaceNotables(ctx context.Context, rule string, slot int64, ns []store.Notable) error
+	metaStore
+}
+
 // RunResult is the outcome of one detection at one slot.
 type RunResult struct {
 	Detection *Detection
@@ -43,6 +56,14 @@ type RunResult struct {
 	Suppressed int
 	Risk       []store.RiskEvent
 	Err        error
+	// Coverage counts the events the base search matched and how many of them had each field
+	// the search reads (nil when the search did not run).
+	Coverage *spl.Coverage
+	// Warnings say why a run without error may still have missed what it looks for: a field
+	// it reads present in under 5% of the events it matched, no event matched in the window
+	// although its data source had events in the day before, or events whose JSON was over the
+	// search-time limits. A plain list any part of a run may append to.
+	Warnings []string
 }
 
 // Runner runs detections for schedule slots and evaluates the risk incident rules.
@@ -54,6 +75,9 @@ type Runner struct {
 
 	mu     sync.Mutex
 	parsed map[*Detection]parsedQuery
+	// warned holds, per detection, the warnings last logged, so the log says them once and
+	// again only when they change or clear.
+	warned map[string]string
 }
 
 type parsedQuery struct {
@@ -74,11 +98,14 @@ func NewRunner(opts RunnerOptions) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var meta metaStore
-	if opts.Store != nil {
-		meta = opts.Store
+	if opts.Writer == nil && opts.Store != nil {
+		opts.Writer = opts.Store
 	}
-	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}}
+	var meta metaStore
+	if opts.Writer != nil {
+		meta = opts.Writer
+	}
+	r := &Runner{opts: opts, log: log, throttle: newThrottle(meta), parsed: map[*Detection]parsedQuery{}, warned: map[string]string{}}
 	r.macros = opts.Macros
 	if r.macros == nil {
 		if opts.Catalog != nil {
@@ -173,7 +200,7 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 			Limits:    r.opts.Limits,
 		}
 		start := time.Now()
-		outs, errs := spl.RunShared(ctx, qs, env)
+		outs, errs := runShared(ctx, qs, env)
 		r.log.Debug("shared scan", "slot", slot, "earliest", w.earliest, "latest", w.latest, "detections", len(idx), "took", time.Since(start))
 		for j, i := range idx {
 			res := &results[i]
@@ -185,21 +212,61 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 				res.Err = fmt.Errorf("detection %q: run: no result", ds[i].Name)
 				continue
 			}
-			res.Fields, res.Rows = outs[j].Fields, outs[j].Rows
+			res.Fields, res.Rows, res.Coverage = outs[j].Fields, outs[j].Rows, outs[j].Coverage
+			res.Warnings = append(res.Warnings, outs[j].Warnings...)
 		}
 	}
 	for i := range results {
 		res := &results[i]
 		if res.Err != nil {
-			r.log.Warn("detection failed", "detection", res.Detection.Name, "slot", slot, "err", res.Err)
+			r.logFailure(res, slot)
 			continue
 		}
-		if err := r.emitRisk(ctx, slot, res, dryRun); err != nil {
+		r.checkCoverage(ctx, slot, res, dryRun)
+		if err := r.emitRiskGuarded(ctx, slot, res, dryRun); err != nil {
 			res.Err = err
-			r.log.Warn("risk events not written", "detection", res.Detection.Name, "slot", slot, "err", err)
+			r.logFailure(res, slot)
 		}
 	}
 	return results
+}
+
+// runShared is spl.RunShared with a panic that escapes its own guards turned into every
+// query's error, so that one detection's bug never stops the scheduler.
+func runShared(ctx context.Context, qs []*spl.Query, env spl.Env) (outs []*spl.Result, errs []error) {
+	defer func() {
+		if v := recover(); v != nil {
+			perr := &spl.PanicError{Value: v, Stack: string(debug.Stack())}
+			outs, errs = make([]*spl.Result, len(qs)), make([]error, len(qs))
+			for i := range errs {
+				errs[i] = perr
+			}
+		}
+	}()
+	return spl.RunShared(ctx, qs, env)
+}
+
+// emitRiskGuarded is emitRisk with a panic (in RBA rules, throttling or the store) turned
+// into the detection's error.
+func (r *Runner) emitRiskGuarded(ctx context.Context, slot time.Time, res *RunResult, dryRun bool) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("detection %q: risk events: %w", res.Detection.Name, &spl.PanicError{Value: v, Stack: string(debug.Stack())})
+		}
+	}()
+	return r.emitRisk(ctx, slot, res, dryRun)
+}
+
+// logFailure logs a failed run; a recovered panic is an error with its event and stack, so
+// that the stored event that triggered it can be found and removed.
+func (r *Runner) logFailure(res *RunResult, slot time.Time) {
+	var pe *spl.PanicError
+	if errors.As(res.Err, &pe) {
+		r.log.Error("detection search panicked", "detection", res.Detection.Name, "slot", slot,
+			"event", pe.Event, "error", res.Err, "stack", pe.Stack)
+		return
+	}
+	r.log.Warn("detection failed", "detection", res.Detection.Name, "slot", slot, "error", res.Err)
 }
 
 func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, dryRun bool) error {
@@ -233,11 +300,11 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 	}
 	r.log.Info("detection ran", "detection", d.Name, "slot", slot, "sid", res.SID, "rows", len(res.Rows),
 		"suppressed", res.Suppressed, "risk_events", len(res.Risk), "dry_run", dryRun)
-	if dryRun || r.opts.Store == nil {
+	if dryRun || r.opts.Writer == nil {
 		return nil
 	}
 	// Written even when empty: a rerun that finds nothing must clear the slot's old events.
-	if err := r.opts.Store.ReplaceRiskEvents(ctx, d.SavedSearchName(), slot.UnixNano(), res.Risk); err != nil {
+	if err := r.opts.Writer.ReplaceRiskEvents(ctx, d.SavedSearchName(), slot.UnixNano(), res.Risk); err != nil {
 		return fmt.Errorf("write risk events of %q at %s: %w", d.Name, slot.UTC().Format(time.RFC3339), err)
 	}
 	return nil
@@ -245,15 +312,12 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 
 // rowFields copies a result row into store fields, in the row's field order.
 func rowFields(row *spl.Row) []store.Field {
-	names := row.Names()
-	out := make([]store.Field, 0, len(names))
-	for _, n := range names {
-		v := row.Get(n)
-		if v.IsNull() {
-			continue
+	out := make([]store.Field, 0, row.Len())
+	row.Each(func(n string, v spl.Value) {
+		if !v.IsNull() {
+			out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
 		}
-		out = append(out, store.Field{Name: n, Values: append([]string(nil), v.Values()...)})
-	}
+	})
 	return out
 }
 
@@ -293,7 +357,7 @@ func (r *Runner) RunIncidentRules(ctx context.Context, at time.Time) error {
 		for i, n := range rule.ns {
 			out[i] = store.Notable{Time: n.Time, Rule: n.Rule, Slot: n.Slot, Object: n.Object, ObjectType: n.ObjectType, Score: n.Score, Fields: n.Fields}
 		}
-		if err := r.opts.Store.ReplaceNotables(ctx, rule.name, at.UnixNano(), out); err != nil {
+		if err := r.opts.Writer.ReplaceNotables(ctx, rule.name, at.UnixNano(), out); err != nil {
 			return fmt.Errorf("risk incident rule %q at %s: write notables: %w", rule.name, at.UTC().Format(time.RFC3339), err)
 		}
 		r.log.Info("risk incident rule ran", "rule", rule.name, "at", at, "risk_events", len(recs), "notables", len(out))

@@ -36,13 +36,19 @@ func openStore(t *testing.T) *store.Store {
 // ginBurst stores n GIN access lines from src, one per second from start.
 func ginBurst(t *testing.T, st *store.Store, start time.Time, n int, src string) {
 	t.Helper()
+	storeLines(t, st, start, n, func(ts time.Time) string {
+		return fmt.Sprintf("[GIN] %s | 200 |    1.234567s |  %15s | POST     \"/api/generate\"", ts.UTC().Format("2006/01/02 - 15:04:05"), src)
+	})
+}
+
+// storeLines stores n ollama:server events of host gpu-box, one per second from start, with
+// the text line gives for their time.
+func storeLines(t *testing.T, st *store.Store, start time.Time, n int, line func(time.Time) string) {
+	t.Helper()
 	evs := make([]store.Event, n)
 	for i := range evs {
 		ts := start.Add(time.Duration(i) * time.Second)
-		evs[i] = store.Event{
-			Time: ts.UnixNano(), Index: "main", Sourcetype: "ollama:server", Source: "server.log", Host: "gpu-box",
-			Raw: fmt.Sprintf("[GIN] %s | 200 |    1.234567s |  %15s | POST     \"/api/generate\"", ts.UTC().Format("2006/01/02 - 15:04:05"), src),
-		}
+		evs[i] = store.Event{Time: ts.UnixNano(), Index: "main", Sourcetype: "ollama:server", Source: "server.log", Host: "gpu-box", Raw: line(ts)}
 	}
 	if err := st.Append(context.Background(), evs); err != nil {
 		t.Fatal(err)
@@ -68,7 +74,7 @@ func TestRunSlot(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	kn, err := knowledge.New(knowledge.Options{Builtin: true})
+	kn, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,13 +45,15 @@ func suppressKey(row []store.Field, fields []string) string {
 
 func throttleMetaKey(search string) string { return "detections/suppress/" + search }
 
-// state returns the detection's fired keys, loading them from the store the first time.
+// state returns the detection's fired keys: what this process knows merged with what the store
+// holds, which in cluster mode may have been written by another node since (the newest slot
+// per key wins).
 func (t *throttle) state(name string) (map[string]int64, error) {
-	if seen, ok := t.last[name]; ok {
-		return seen, nil
+	seen, ok := t.last[name]
+	if !ok {
+		seen = map[string]int64{}
+		t.last[name] = seen
 	}
-	seen := map[string]int64{}
-	t.last[name] = seen
 	if t.meta == nil {
 		return seen, nil
 	}
@@ -59,10 +61,15 @@ func (t *throttle) state(name string) (map[string]int64, error) {
 	if err != nil || !ok {
 		return seen, err
 	}
-	if err := json.Unmarshal(b, &seen); err != nil {
+	stored := map[string]int64{}
+	if err := json.Unmarshal(b, &stored); err != nil {
 		return seen, fmt.Errorf("decode suppression state of %q: %w", name, err)
 	}
-	t.last[name] = seen
+	for k, at := range stored {
+		if at > seen[k] {
+			seen[k] = at
+		}
+	}
 	return seen, nil
 }
 

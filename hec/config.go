@@ -2,19 +2,26 @@ package hec
 
 import (
 	"fmt"
-	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/tlsconf"
 )
 
-// httpGlobalKeys are the [http] keys read; any other key is logged once and ignored. Splunk keys
-// about TLS, sockets and threads belong to splunkd's HTTP server and have no meaning here.
+// httpGlobalKeys are the [http] keys read (the TLS ones by internal/tlsconf); any other key is
+// reported (Settings.Findings) and ignored. Splunk keys about sockets and threads belong to
+// splunkd's HTTP server and have no meaning here.
 func httpGlobalKeys() []string {
-	return []string{"disabled", "index", "sourcetype", "maxEventSize", "ackIdleCleanup", "maxIdleTime"}
+	return append([]string{"disabled", "index", "sourcetype", "maxEventSize", "ackIdleCleanup", "maxIdleTime"},
+		tlsconf.KnownHTTPKeys()...)
+}
+
+// httpInputLimits are the limits.conf [http_input] keys read.
+func httpInputLimits() []string {
+	return []string{"max_content_length", "max_number_of_acked_requests_pending_query",
+		"max_number_of_acked_requests_pending_query_per_ack_channel", "max_number_of_ack_channel"}
 }
 
 // httpTokenKeys are the [http://NAME] keys read.
@@ -24,16 +31,23 @@ func httpTokenKeys() []string {
 }
 
 // LoadSettings reads inputs.conf ([http], [http://NAME]) and limits.conf ([http_input]). Values
-// that do not parse stop startup with the file and line that holds them. Either config may be nil.
-func LoadSettings(inputs, limits *conf.Config, log *slog.Logger) (Settings, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+// that do not parse stop startup with the file and line that holds them. Either config may be
+// nil. Settings it does not read, stanzas of other inputs and suspicious values are returned in
+// Settings.Findings; the caller logs them once.
+func LoadSettings(inputs, limits *conf.Config) (Settings, error) {
 	st := DefaultSettings()
 	if inputs != nil {
+		reads := conf.NewKeySet(httpGlobalKeys())
+		tokenReads := conf.NewKeySet(httpTokenKeys())
+		for _, name := range inputs.Names() {
+			if name != "http" && !strings.HasPrefix(name, "http://") {
+				st.Findings = append(st.Findings, inputs.StanzaFinding(conf.Note, "inputs.conf", name,
+					"not read: hecrisk takes data over HEC only"))
+			}
+		}
 		if kvs, ok := inputs.Stanza("http"); ok {
 			// Unknown keys are reported from the stanza's own lines, not from [default].
-			logUnknown(log, "http", inputs.Own("http"), httpGlobalKeys())
+			st.Findings = append(st.Findings, conf.CheckKeys(inputs, "inputs.conf", "http", reads, nil)...)
 			if err := st.applyGlobal(kvs); err != nil {
 				return Settings{}, err
 			}
@@ -44,8 +58,8 @@ func LoadSettings(inputs, limits *conf.Config, log *slog.Logger) (Settings, erro
 				continue
 			}
 			kvs, _ := inputs.Stanza(name)
-			logUnknown(log, name, inputs.Own(name), httpTokenKeys())
-			tok, err := st.token(tokName, name, kvs, log)
+			st.Findings = append(st.Findings, conf.CheckKeys(inputs, "inputs.conf", name, tokenReads, nil)...)
+			tok, err := st.token(tokName, name, kvs)
 			if err != nil {
 				return Settings{}, err
 			}
@@ -54,6 +68,7 @@ func LoadSettings(inputs, limits *conf.Config, log *slog.Logger) (Settings, erro
 	}
 	if limits != nil {
 		if kvs, ok := limits.Stanza("http_input"); ok {
+			st.Findings = append(st.Findings, conf.CheckKeys(limits, "limits.conf", "http_input", conf.NewKeySet(httpInputLimits()), nil)...)
 			if err := st.applyLimits(kvs); err != nil {
 				return Settings{}, err
 			}
@@ -64,32 +79,6 @@ func LoadSettings(inputs, limits *conf.Config, log *slog.Logger) (Settings, erro
 
 func badValue(stanza string, kv conf.KV, err error) error {
 	return fmt.Errorf("%s:%d: [%s] %s = %q: %w", kv.File, kv.Line, stanza, kv.Key, kv.Value, err)
-}
-
-// logUnknown reports keys this server does not use, once per stanza at load time.
-func logUnknown(log *slog.Logger, stanza string, kvs map[string]conf.KV, known []string) {
-	var unknown []string
-	for k := range kvs {
-		found := false
-		for _, kk := range known {
-			if k == kk {
-				found = true
-				break
-			}
-		}
-		if !found {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return
-	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		kv := kvs[k]
-		log.Warn("inputs.conf key not supported by hecrisk HEC, ignored", "stanza", stanza, "key", k,
-			"at", fmt.Sprintf("%s:%d", kv.File, kv.Line))
-	}
 }
 
 func parseBoolKV(stanza string, kv conf.KV) (bool, error) {
@@ -156,7 +145,7 @@ func (st *Settings) applyGlobal(kvs map[string]conf.KV) error {
 	return nil
 }
 
-func (st *Settings) token(name, stanza string, kvs map[string]conf.KV, log *slog.Logger) (Token, error) {
+func (st *Settings) token(name, stanza string, kvs map[string]conf.KV) (Token, error) {
 	t := Token{Name: name, Index: st.DefaultIndex, ConnectionHost: ConnHostIP}
 	kv, ok := kvs["token"]
 	if !ok || strings.TrimSpace(kv.Value) == "" {
@@ -207,8 +196,10 @@ func (st *Settings) token(name, stanza string, kvs map[string]conf.KV, log *slog
 		}
 	}
 	if len(t.Indexes) > 0 && !t.allowIndex(t.Index) {
-		log.Warn("token default index is not in its indexes list; events without an index will be refused with code 7",
-			"stanza", stanza, "index", t.Index, "indexes", strings.Join(t.Indexes, ","))
+		at := kvs["indexes"]
+		at.Key = "index"
+		st.Findings = append(st.Findings, conf.KeyFinding(conf.Problem, "inputs.conf", stanza, at,
+			"default index %q is not in indexes (%s): events without an index will be refused with code 7", t.Index, strings.Join(t.Indexes, ",")))
 	}
 	return t, nil
 }

@@ -13,6 +13,9 @@ type Error struct {
 	// InvalidEvent is the 0-based position of the first event that was not indexed, for
 	// batch answers; events before it were committed.
 	InvalidEvent *int
+	// tooDeep marks a JSON nesting refusal: the whole request is refused, not only the events
+	// from InvalidEvent on.
+	tooDeep bool
 }
 
 func (e *Error) Error() string {

@@ -15,10 +15,60 @@ type metrics struct {
 	bytes    *prometheus.CounterVec
 	refusals *prometheus.CounterVec
 	requests *prometheus.CounterVec
+	// Label values that come from clients are bounded, so that a sender naming a new
+	// sourcetype or index in every event cannot grow /metrics (and the registry) without end.
+	sourcetypes *labelSet
+	indexes     *labelSet
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// maxClientLabels is how many label values beyond the configured ones a label may take; the
+// rest are counted under otherLabel.
+const (
+	maxClientLabels = 100
+	otherLabel      = "other"
+)
+
+// labelSet admits the configured values of a label plus the first maxClientLabels others.
+type labelSet struct {
+	mu     sync.Mutex
+	known  map[string]bool
+	others int
+}
+
+func newLabelSet(configured ...string) *labelSet {
+	l := &labelSet{known: map[string]bool{}}
+	for _, v := range configured {
+		if v != "" {
+			l.known[v] = true
+		}
+	}
+	return l
+}
+
+func (l *labelSet) value(v string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.known[v] {
+		return v
+	}
+	if l.others >= maxClientLabels {
+		return otherLabel
+	}
+	l.others++
+	l.known[v] = true
+	return v
+}
+
+func newMetrics(reg prometheus.Registerer, st Settings) (*metrics, error) {
+	sourcetypes := []string{st.DefaultSourcetype}
+	indexes := []string{st.DefaultIndex}
+	for _, t := range st.Tokens {
+		sourcetypes = append(sourcetypes, t.Sourcetype)
+		indexes = append(append(indexes, t.Index), t.Indexes...)
+	}
 	m := &metrics{
+		sourcetypes: newLabelSet(sourcetypes...),
+		indexes:     newLabelSet(indexes...),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hecrisk_hec_events_total", Help: "Events committed to the store through HEC.",
 		}, []string{"token", "sourcetype", "index"}),

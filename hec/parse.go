@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/hecrisk/hecrisk/internal/jsonlimit"
 	"github.com/hecrisk/hecrisk/store"
 )
 
@@ -31,6 +32,10 @@ type BatchOptions struct {
 	MaxEventSize int
 	// AllowIndex reports whether the token may write to an index; nil allows every index.
 	AllowIndex func(index string) bool
+	// MaxDepth bounds the nesting of arrays and objects in an envelope; 0 means
+	// jsonlimit.MaxDepth. A deeper envelope refuses the whole request (code 6 naming it), since
+	// the decoders that follow recurse once per level.
+	MaxDepth int
 }
 
 // Batch is the result of parsing a JSON event body.
@@ -64,28 +69,30 @@ const envelopeFlags = parseFlags | json.DontCopyString
 
 // interner returns stable copies of strings that may alias a reused buffer: metadata values
 // once per distinct value, event texts into a few large chunks (one allocation per 64 KiB of
-// events rather than one per event).
+// events rather than one per event). It also carries the scratch index parseFields uses to
+// merge repeated field names.
 type interner struct {
-	m     map[string]string
-	texts *arena
+	strs   map[string]string
+	fields map[string]int
+	texts  *arena
 }
 
 func (in *interner) get(s string) string {
 	if s == "" {
 		return ""
 	}
-	if v, ok := in.m[s]; ok {
+	if v, ok := in.strs[s]; ok {
 		return v
 	}
-	if len(in.m) >= 256 {
+	if len(in.strs) >= 256 {
 		// Many distinct values: interning would only grow the map.
 		return strings.Clone(s)
 	}
-	if in.m == nil {
-		in.m = map[string]string{}
+	if in.strs == nil {
+		in.strs = map[string]string{}
 	}
 	v := strings.Clone(s)
-	in.m[v] = v
+	in.strs[v] = v
 	return v
 }
 
@@ -116,12 +123,24 @@ func (a *arena) str(b []byte) string {
 // ParseBatch parses a /services/collector/event body: JSON objects back to back with any
 // whitespace between them, or top-level arrays of objects. On error it returns the events that
 // precede the bad one (Splunk indexes those) and an *Error whose InvalidEvent is the bad event's
-// position.
+// position. An envelope nested deeper than opts.MaxDepth is the exception: it returns no event
+// at all, so nothing of a request carrying such a payload is stored.
 func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = jsonlimit.MaxDepth
+	}
+	b, err := parseBatch(body, opts)
+	if err != nil && err.tooDeep {
+		return Batch{}, err
+	}
+	return b, err
+}
+
+func parseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 	var b Batch
 	n := 0
 	// Event texts are never longer than the body: one chunk of that size holds them all.
-	in := interner{texts: &arena{chunk: make([]byte, 0, min(len(body), arenaChunk))}}
+	in := &interner{texts: &arena{chunk: make([]byte, 0, min(len(body), arenaChunk))}}
 	// Events are a few hundred bytes of JSON each; growing from an estimate saves most copies.
 	b.Events = make([]store.Event, 0, min(len(body)/256+1, 4096))
 	b.HasTime = make([]bool, 0, cap(b.Events))
@@ -132,7 +151,7 @@ func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 	for len(rest) > 0 {
 		if rest[0] != '[' {
 			var err *Error
-			rest, err = parseOne(rest, n, opts, &in, &b)
+			rest, err = parseOne(rest, n, opts, in, &b)
 			if err != nil {
 				return b, err
 			}
@@ -148,7 +167,7 @@ func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 		}
 		for {
 			var err *Error
-			rest, err = parseOne(rest, n, opts, &in, &b)
+			rest, err = parseOne(rest, n, opts, in, &b)
 			if err != nil {
 				return b, err
 			}
@@ -177,12 +196,23 @@ func ParseBatch(body []byte, opts BatchOptions) (Batch, *Error) {
 // parseOne decodes the envelope at the start of in, validates it, appends it to b and returns
 // the bytes after it.
 func parseOne(body []byte, n int, opts BatchOptions, in *interner, b *Batch) ([]byte, *Error) {
+	// The decoder below recurses per nesting level (also to skip the raw "event"), so the depth
+	// is checked first by a flat scan. The scan also gives the envelope's extent: the decoder
+	// is handed only that, because it looks over all of its input before parsing, and handing
+	// it the rest of the body for every event would make a batch cost the square of its size.
+	end, deep := jsonlimit.Value(body, opts.MaxDepth)
+	if deep {
+		e := NewError(CodeInvalidDataFormat).atEvent(n)
+		e.tooDeep = true
+		return body[end:], e
+	}
 	var env envelope
-	rest, err := json.Parse(body, &env, envelopeFlags)
-	if err != nil {
+	left, err := json.Parse(body[:end], &env, envelopeFlags)
+	rest := body[end:]
+	if err != nil || len(skipSpace(left)) != 0 {
 		return rest, NewError(CodeInvalidDataFormat).atEvent(n)
 	}
-	size := len(body) - len(rest)
+	size := end
 	ev := store.Event{
 		Index:      orDefault(in.get(env.Index), opts.Defaults.Index),
 		Host:       orDefault(in.get(env.Host), opts.Defaults.Host),
@@ -383,6 +413,7 @@ func parseFields(v json.RawMessage, in *interner) ([]store.Field, bool) {
 	if v[0] != '{' {
 		return nil, false
 	}
+	clear(in.fields)
 	var out []store.Field
 	rest := skipSpace(v[1:])
 	if len(rest) > 0 && rest[0] == '}' {
@@ -390,15 +421,13 @@ func parseFields(v json.RawMessage, in *interner) ([]store.Field, bool) {
 	}
 	for {
 		var name string
-		var err error
-		rest, err = json.Parse(rest, &name, envelopeFlags)
-		if err != nil || len(rest) == 0 || rest[0] != ':' {
+		var val json.RawMessage
+		var ok bool
+		if rest, ok = parseValue(rest, &name, envelopeFlags); !ok || len(rest) == 0 || rest[0] != ':' {
 			return nil, false
 		}
 		name = in.get(name)
-		var val json.RawMessage
-		rest, err = json.Parse(rest[1:], &val, parseFlags)
-		if err != nil {
+		if rest, ok = parseValue(skipSpace(rest[1:]), &val, parseFlags); !ok {
 			return nil, false
 		}
 		vals, ok := fieldValues(val)
@@ -406,7 +435,7 @@ func parseFields(v json.RawMessage, in *interner) ([]store.Field, bool) {
 			return nil, false
 		}
 		if len(vals) > 0 {
-			out = addField(out, name, vals)
+			out = in.addField(out, name, vals)
 		}
 		if len(rest) == 0 {
 			return nil, false
@@ -422,13 +451,45 @@ func parseFields(v json.RawMessage, in *interner) ([]store.Field, bool) {
 	}
 }
 
-func addField(fs []store.Field, name string, vals []string) []store.Field {
-	for i := range fs {
-		if fs[i].Name == name {
-			fs[i].Values = append(fs[i].Values, vals...)
-			return fs
+// addField appends a field or adds values to one of the same name. A linear search is the
+// fastest for the few fields events usually carry; past smallFields names an index keeps the
+// cost linear, so an event with 100,000 fields costs 100,000 steps, not their square.
+// parseValue decodes the JSON value at the start of b into x and returns what follows it,
+// without leading space. Like parseOne it hands the decoder only the value's own bytes.
+func parseValue(b []byte, x any, flags json.ParseFlags) ([]byte, bool) {
+	// The envelope's depth was checked already; any bound deeper than it will do.
+	end, _ := jsonlimit.Value(b, math.MaxInt32)
+	left, err := json.Parse(b[:end], x, flags)
+	if err != nil || len(skipSpace(left)) != 0 {
+		return nil, false
+	}
+	return skipSpace(b[end:]), true
+}
+
+func (in *interner) addField(fs []store.Field, name string, vals []string) []store.Field {
+	const smallFields = 16
+	if len(fs) < smallFields {
+		for i := range fs {
+			if fs[i].Name == name {
+				fs[i].Values = append(fs[i].Values, vals...)
+				return fs
+			}
+		}
+		return append(fs, store.Field{Name: name, Values: vals})
+	}
+	if len(in.fields) == 0 {
+		if in.fields == nil {
+			in.fields = make(map[string]int, 2*len(fs))
+		}
+		for i := range fs {
+			in.fields[fs[i].Name] = i
 		}
 	}
+	if i, ok := in.fields[name]; ok {
+		fs[i].Values = append(fs[i].Values, vals...)
+		return fs
+	}
+	in.fields[name] = len(fs)
 	return append(fs, store.Field{Name: name, Values: vals})
 }
 

@@ -26,11 +26,19 @@ func FuzzParseBatch(f *testing.F) {
 		`{"time":1e400,"event":"x"}`,
 		`[`,
 		``,
+		// Deeper than the fuzz options' depth limit (8), and far deeper than the default.
+		`{"event":"ok"}{"event":{"a":[[[[[[[[[[1]]]]]]]]]]}}`,
+		`[{"event":"ok"},[[[[[[[[[[[[`,
+		`{"event":"x","fields":{"f":[[[[[[[[[["v"]]]]]]]]]]}}`,
+		`{"event":` + strings.Repeat(`{"a":`, 30) + `1` + strings.Repeat(`}`, 30) + `}`,
+		`{"event":"` + strings.Repeat(`[`, 30) + `"}`,
+		strings.Repeat("[", 10_000),
 	} {
 		f.Add([]byte(s))
 	}
 	opts := testBatchOptions()
 	opts.MaxEventSize = 1 << 10
+	opts.MaxDepth = 8
 	opts.AllowIndex = func(ix string) bool { return ix != "forbidden" }
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := bytes.Clone(body)
@@ -66,7 +74,10 @@ func FuzzParseBatch(f *testing.F) {
 		if _, _, ok := codeInfo(err.Code); !ok {
 			t.Fatalf("error code %d not in the HEC table", err.Code)
 		}
-		if err.InvalidEvent != nil && *err.InvalidEvent != len(b.Events) {
+		if err.tooDeep && len(b.Events) != 0 {
+			t.Fatalf("a body refused for its depth returned %d events to store", len(b.Events))
+		}
+		if err.InvalidEvent != nil && !err.tooDeep && *err.InvalidEvent != len(b.Events) {
 			t.Fatalf("invalid-event-number %d but %d events before it", *err.InvalidEvent, len(b.Events))
 		}
 	})

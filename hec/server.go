@@ -1,16 +1,18 @@
 // Package hec implements the Splunk HTTP Event Collector protocol: endpoints, token auth,
 // channels, indexer acknowledgement, back-pressure and Splunk's status codes. Protocol parsing
-// lives in plain functions (ParseBatch, extractToken, decodeBody); the fiber handlers only move
-// bytes between HTTP and those functions and the store.
+// lives in plain functions (ParseBatch, extractToken); the fiber handlers only move bytes
+// between HTTP and those functions and the store.
 package hec
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,12 +20,15 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/encoding/json"
+	"github.com/valyala/fasthttp"
 
 	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/internal/conf"
+	"github.com/hecrisk/hecrisk/internal/jsonlimit"
 	"github.com/hecrisk/hecrisk/store"
 )
 
@@ -33,24 +38,39 @@ type MetaStore interface {
 	PutMeta(key string, val []byte) error
 }
 
+// Sink commits accepted events durably. *store.Store is one; in cluster mode the replicated
+// log (store/cluster) is, and then "committed" means acknowledged by JetStream. Append's
+// errors wrapping store.ErrBusy answer 503 code 9, store.ErrClosed code 23, others code 8.
+type Sink interface {
+	Append(ctx context.Context, evs []store.Event) error
+	// QueueStats feeds /health: a full queue answers code 18.
+	QueueStats() store.QueueStats
+}
+
 // Options configures a Server.
 type Options struct {
 	// Inputs is the layered inputs.conf; [http] and [http://NAME] stanzas are read.
 	Inputs *conf.Config
 	// Limits is the layered limits.conf; [http_input] is read.
-	Limits   *conf.Config
-	Store    *store.Store
+	Limits *conf.Config
+	// Settings, when set, are used instead of reading Inputs and Limits again (callers that
+	// already ran LoadSettings, so its warnings are logged once).
+	Settings *Settings
+	Store    Sink
 	Pipeline *indextime.Pipeline
 	// Meta keeps the generated token when no token is configured.
 	Meta       MetaStore
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time
-	// MaxInFlightBytes bounds the memory of requests being parsed and committed at once: each
-	// admitted request counts its decoded body times inFlightFactor. Past it, requests are
-	// refused with 503 code 9 before they are parsed, so overload costs a refusal instead of
-	// memory. Default 512 MiB.
+	// MaxInFlightBytes bounds the memory of requests being read, parsed and committed at once:
+	// each request counts its decoded body times inFlightFactor, taken as the body arrives (or
+	// is decompressed). Past it, requests are refused with 503 code 9, so overload costs a
+	// refusal instead of memory; a body larger than a quarter of it is refused with 413.
+	// Default 512 MiB.
 	MaxInFlightBytes int64
+	// TLS, when set, serves HEC over TLS (inputs.conf [http] enableSSL and serverCert).
+	TLS *tls.Config
 }
 
 // inFlightFactor estimates the peak memory of a request relative to its decoded body: the
@@ -71,7 +91,7 @@ const generatedTokenName = "default"
 type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
-	store    *store.Store
+	store    Sink
 	pipeline *indextime.Pipeline
 	settings Settings
 	tokens   map[string]*Token
@@ -83,6 +103,15 @@ type Server struct {
 	acks    *acks
 	metrics *metrics
 	stats   *stats
+	tls     *tls.Config
+	redact  *redactor
+	// ln is the listener being served; Shutdown closes it first so no connection is accepted
+	// while requests in flight finish.
+	lnMu sync.Mutex
+	ln   *lingerListener
+	// beforeParse, when set (tests only), runs in the event handler before parsing: it stands
+	// for a bug that panics inside one request.
+	beforeParse func()
 
 	shuttingDown atomic.Bool
 	inFlight     atomic.Int64
@@ -113,9 +142,16 @@ func New(opts Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	st, err := LoadSettings(opts.Inputs, opts.Limits, log)
-	if err != nil {
-		return nil, err
+	var st Settings
+	var err error
+	if opts.Settings != nil {
+		st = *opts.Settings
+		st.Tokens = append([]Token(nil), st.Tokens...)
+	} else {
+		if st, err = LoadSettings(opts.Inputs, opts.Limits); err != nil {
+			return nil, err
+		}
+		conf.LogFindings(log, st.Findings)
 	}
 	s := &Server{
 		log:      log,
@@ -126,6 +162,7 @@ func New(opts Options) (*Server, error) {
 		tokens:   make(map[string]*Token, len(st.Tokens)),
 		stats:    newStats(),
 		stop:     make(chan struct{}),
+		tls:      opts.TLS,
 
 		maxInFlight: opts.MaxInFlightBytes,
 	}
@@ -147,7 +184,8 @@ func New(opts Options) (*Server, error) {
 		}
 		s.tokens[t.Value] = t
 	}
-	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
+	s.redact = newRedactor(s.settings.Tokens)
+	if s.metrics, err = newMetrics(opts.Registerer, s.settings); err != nil {
 		return nil, err
 	}
 	s.acks = newAcks(s.settings.Ack)
@@ -213,24 +251,48 @@ func (s *Server) App() *fiber.App { return s.app }
 
 // Listen serves HEC on addr (host:port) until Shutdown.
 func (s *Server) Listen(addr string) error {
-	if err := s.app.Listen(addr); err != nil {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
 		return fmt.Errorf("hec listen %s: %w", addr, err)
 	}
-	return nil
+	return s.Serve(ln)
 }
 
-// Serve serves HEC on an existing listener until Shutdown.
+// Serve serves HEC on an existing listener until Shutdown, over TLS when Options.TLS is set.
+// Connections whose request body was refused unread are closed with a lingering close (see
+// lingerConn), so a client that writes its whole body before reading still gets the answer.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.app.Listener(ln); err != nil {
+	ll := newLingerListener(ln)
+	s.lnMu.Lock()
+	s.ln = ll
+	s.lnMu.Unlock()
+	var serve net.Listener = ll
+	if s.tls != nil {
+		serve = tls.NewListener(ll, s.tls)
+	}
+	if err := s.app.Listener(serve); err != nil {
 		return fmt.Errorf("hec serve %s: %w", ln.Addr(), err)
 	}
 	return nil
 }
 
-// Shutdown refuses new requests with code 23, lets requests in flight finish (their events are
-// committed and answered), then stops the listener and background work.
+// drainWait is how long Shutdown lets requests in flight go on before it cuts their
+// connections: a request whose body is still arriving gets that long to complete; a client
+// stalled mid-body cannot hold the shutdown longer.
+const drainWait = 2 * time.Second
+
+// Shutdown stops accepting connections, answers code 23 to requests that arrive on open ones,
+// lets requests in flight finish (their events are committed and answered), then closes the
+// connections and stops background work. Requests still reading their body after drainWait
+// are cut (their connections closed; nothing of them is stored).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
+	s.lnMu.Lock()
+	ll := s.ln
+	s.lnMu.Unlock()
+	if ll != nil {
+		_ = ll.Close()
+	}
 	done := make(chan struct{})
 	go func() {
 		s.gate.Lock()
@@ -238,12 +300,36 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(done)
 	}()
 	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("hec shutdown: requests still in flight: %w", ctx.Err())
+	cut := time.NewTimer(drainWait)
+	defer cut.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-cut.C:
+			if ll != nil {
+				ll.abort()
+			}
+		case <-ctx.Done():
+			err = fmt.Errorf("hec shutdown: requests still in flight: %w", ctx.Err())
+			break wait
+		}
 	}
-	if e := s.app.ShutdownWithContext(ctx); e != nil && err == nil {
+	closed := make(chan error, 1)
+	go func() { closed <- s.app.ShutdownWithContext(ctx) }()
+	var e error
+	select {
+	case e = <-closed:
+	case <-time.After(time.Second):
+		// Idle connections are closed by fasthttp; any still busy now is a client that stopped
+		// reading its answer.
+		if ll != nil {
+			ll.abort()
+		}
+		e = <-closed
+	}
+	if e != nil && err == nil {
 		err = fmt.Errorf("hec shutdown: %w", e)
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
@@ -333,6 +419,7 @@ func (s *Server) newApp() *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "hecrisk-hec",
 		BodyLimit:             int(bodyLimit),
+		StreamRequestBody:     true,
 		DisableStartupMessage: true,
 		// HEC clients keep connections open; Splunk's default idle timeout is long.
 		IdleTimeout: 2 * time.Minute,
@@ -342,6 +429,10 @@ func (s *Server) newApp() *fiber.App {
 		WriteTimeout: 20 * time.Second,
 		ErrorHandler: s.fiberError,
 	})
+	// fasthttp quotes the request's bytes (an Authorization header with them) in its parse
+	// errors unless told not to.
+	app.Server().SecureErrorLogMessage = true
+	app.Server().HeaderReceived = s.headerReceived
 	app.Use(s.dispatch)
 	return app
 }
@@ -350,18 +441,21 @@ func (s *Server) newApp() *fiber.App {
 // style JSON answers; handlers themselves never return errors.
 func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
-	e := httpError(500, "Internal server error")
+	var e *Error
 	if errors.As(err, &fe) {
 		switch fe.Code {
 		case fiber.StatusRequestEntityTooLarge:
-			e = tooLarge(int64(c.Request().Header.ContentLength()), s.settings.MaxContentLength)
+			e = tooLarge(int64(c.Request().Header.ContentLength()), s.bodyLimit())
 		case fiber.StatusNotFound:
 			e = httpError(404, "The requested URL was not found on this server.")
 		default:
-			e = httpError(fe.Code, fe.Message)
+			// The transport's own text can quote the request (credentials included): the
+			// answer and the refusal log carry the standard status text instead.
+			s.log.Debug("HEC request not parsed", "status", fe.Code, "error", s.redact.text(fe.Message))
+			e = httpError(fe.Code, utils.StatusMessage(fe.Code))
 		}
 	} else {
-		s.log.Error("HEC request failed", "path", c.Path(), "err", err)
+		s.log.Error("HEC request failed", "path", c.Path(), "error", s.redact.text(err.Error()))
 		e = NewError(CodeInternalError)
 	}
 	return s.refuse(c, endpointOf(c.Path()), "", e)
@@ -371,19 +465,24 @@ func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 type request struct {
 	endpoint string
 	token    *Token
+	// bodyDone is set once the body was read to its end: the connection may then serve the
+	// next request. Otherwise the answer closes it.
+	bodyDone bool
 }
 
-func (s *Server) dispatch(c *fiber.Ctx) error {
+func (r *request) tokenName() string {
+	if r.token == nil {
+		return ""
+	}
+	return r.token.Name
+}
+
+func (s *Server) dispatch(c *fiber.Ctx) (err error) {
 	ep := endpointOf(c.Path())
+	r := &request{endpoint: ep}
+	defer s.finish(c, r, &err)
 	s.metrics.requests.WithLabelValues(ep).Inc()
 	s.stats.request()
-	if s.shuttingDown.Load() {
-		return s.refuse(c, ep, "", NewError(CodeShuttingDown))
-	}
-	s.gate.RLock()
-	defer s.gate.RUnlock()
-	// A request that slipped past the first check while Shutdown began is answered 23 too;
-	// one that got here first holds the gate, and Shutdown waits for it.
 	if s.shuttingDown.Load() {
 		return s.refuse(c, ep, "", NewError(CodeShuttingDown))
 	}
@@ -401,11 +500,20 @@ func (s *Server) dispatch(c *fiber.Ctx) error {
 	if c.Method() != fiber.MethodPost {
 		return s.refuse(c, ep, "", httpError(405, "Method Not Allowed"))
 	}
+	// Everything that needs no body is decided before a byte of it is read.
 	tok, e := s.authenticate(c)
 	if e != nil {
 		return s.refuse(c, ep, "", e)
 	}
-	r := request{endpoint: ep, token: tok}
+	r.token = tok
+	if e := s.checkDeclared(c); e != nil {
+		return s.refuse(c, ep, tok.Name, e)
+	}
+	leave, ok := s.enter()
+	if !ok {
+		return s.refuse(c, ep, tok.Name, NewError(CodeShuttingDown))
+	}
+	defer leave()
 	switch ep {
 	case epAck:
 		return s.handleAck(c, r)
@@ -419,8 +527,11 @@ func (s *Server) dispatch(c *fiber.Ctx) error {
 // authenticate resolves the request's token: codes 2/3 (credentials), 4 (unknown), 1
 // (disabled), 16 (query-string token not allowed).
 func (s *Server) authenticate(c *fiber.Ctx) (*Token, *Error) {
-	q := c.Context().QueryArgs()
-	cred, e := extractToken(c.Get(fiber.HeaderAuthorization), string(q.Peek("token")), q.Has("token"))
+	return s.authenticateHeader(c.Get(fiber.HeaderAuthorization), c.Context().QueryArgs())
+}
+
+func (s *Server) authenticateHeader(auth string, q *fasthttp.Args) (*Token, *Error) {
+	cred, e := extractToken(auth, string(q.Peek("token")), q.Has("token"))
 	if e != nil {
 		return nil, e
 	}
@@ -457,35 +568,6 @@ func channelOf(c *fiber.Ctx, tok *Token) (string, *Error) {
 		return "", NewError(CodeInvalidChannel)
 	}
 	return strings.ToLower(ch), nil
-}
-
-// body returns the request body with Content-Encoding undone. Fiber's Ctx.Body() would
-// decompress without a size bound, so the raw body is taken instead.
-func (s *Server) body(c *fiber.Ctx) ([]byte, *Error) {
-	raw := c.Request().Body()
-	if len(raw) == 0 {
-		return nil, NewError(CodeNoData)
-	}
-	b, e := decodeBody(raw, c.Get(fiber.HeaderContentEncoding), s.settings.MaxContentLength)
-	if e != nil {
-		return nil, e
-	}
-	if len(b) == 0 {
-		return nil, NewError(CodeNoData)
-	}
-	return b, nil
-}
-
-// admit reserves in-flight memory for a decoded body of n bytes. It refuses only when other
-// requests hold memory, so one request as large as the whole budget is still served alone.
-func (s *Server) admit(n int) (release func(), ok bool) {
-	cost := int64(n) * inFlightFactor
-	if now := s.inFlight.Add(cost); now > s.maxInFlight && now != cost {
-		s.inFlight.Add(-cost)
-		s.lastBusy.Store(s.now().UnixNano())
-		return nil, false
-	}
-	return func() { s.inFlight.Add(-cost) }, true
 }
 
 // defaultHost is the host an event gets when neither the request nor the token names one.
@@ -527,20 +609,49 @@ func (s *Server) defaults(c *fiber.Ctx, tok *Token) Defaults {
 	return d
 }
 
-func (s *Server) handleEvent(c *fiber.Ctx, r request) error {
+// finish ends every request: a panic in a handler is recovered, logged and answered 500 code 8
+// (the server and every other request go on), and a connection whose body was not read to its
+// end is closed after the answer, since the unread rest cannot be taken for the next request.
+func (s *Server) finish(c *fiber.Ctx, r *request, err *error) {
+	if p := recover(); p != nil {
+		s.log.Error("HEC request panicked; answered 500 code 8", "endpoint", r.endpoint, "token", r.tokenName(),
+			"remote", c.IP(), "error", s.redact.text(fmt.Sprint(p)), "stack", s.redact.text(string(debug.Stack())))
+		r.bodyDone = false
+		*err = s.refuse(c, r.endpoint, r.tokenName(), NewError(CodeInternalError))
+	}
+	if cl := declaredLength(c); !r.bodyDone && (cl > 0 || cl == -1) {
+		c.Context().SetConnectionClose()
+		s.markLinger(c)
+	}
+}
+
+// enter admits a request into the work Shutdown waits for (reading its body, parsing,
+// committing, answering); ok is false (answer code 23) once Shutdown began. The caller must
+// call the returned leave.
+func (s *Server) enter() (leave func(), ok bool) {
+	s.gate.RLock()
+	// A request that got here before Shutdown began holds the gate, and Shutdown waits for it;
+	// one that comes later is refused.
+	if s.shuttingDown.Load() {
+		s.gate.RUnlock()
+		return nil, false
+	}
+	return s.gate.RUnlock, true
+}
+
+func (s *Server) handleEvent(c *fiber.Ctx, r *request) error {
 	channel, e := channelOf(c, r.token)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
-	body, e := s.body(c)
+	body, done, e := s.readBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
-	release, ok := s.admit(len(body))
-	if !ok {
-		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeServerBusy).atEvent(0))
+	defer done()
+	if s.beforeParse != nil {
+		s.beforeParse()
 	}
-	defer release()
 	now := s.now()
 	batch, perr := ParseBatch(body, BatchOptions{
 		Defaults:     s.defaults(c, r.token),
@@ -567,7 +678,7 @@ func (s *Server) handleEvent(c *fiber.Ctx, r request) error {
 	return s.commit(c, r, channel, events, useAck, perr, true)
 }
 
-func (s *Server) handleRaw(c *fiber.Ctx, r request) error {
+func (s *Server) handleRaw(c *fiber.Ctx, r *request) error {
 	channel, e := channelOf(c, r.token)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
@@ -597,15 +708,11 @@ func (s *Server) handleRaw(c *fiber.Ctx, r request) error {
 		}
 		fixedTime, hasTime = ns, true
 	}
-	body, e := s.body(c)
+	body, done, e := s.readBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
-	release, ok := s.admit(len(body))
-	if !ok {
-		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeServerBusy))
-	}
-	defer release()
+	defer done()
 	now := s.now()
 	var events []store.Event
 	if s.pipeline != nil {
@@ -685,7 +792,7 @@ func splitLines(body []byte, d Defaults, now time.Time, maxEvent int) ([]store.E
 // commit appends events durably and answers. perr, when set, is a parse error after the given
 // (valid) events; it becomes the answer once they are committed. eventNumbers says whether busy
 // answers carry invalid-event-number (JSON batches).
-func (s *Server) commit(c *fiber.Ctx, r request, channel string, events []store.Event, useAck bool, perr *Error, eventNumbers bool) error {
+func (s *Server) commit(c *fiber.Ctx, r *request, channel string, events []store.Event, useAck bool, perr *Error, eventNumbers bool) error {
 	busy := func() *Error {
 		e := NewError(CodeServerBusy)
 		if eventNumbers {
@@ -745,8 +852,9 @@ func (s *Server) account(token string, events []store.Event) {
 		if n == 0 {
 			return
 		}
-		s.metrics.events.WithLabelValues(token, cur.sourcetype, cur.index).Add(float64(n))
-		s.metrics.bytes.WithLabelValues(token, cur.sourcetype, cur.index).Add(float64(bytes))
+		st, ix := s.metrics.sourcetypes.value(cur.sourcetype), s.metrics.indexes.value(cur.index)
+		s.metrics.events.WithLabelValues(token, st, ix).Add(float64(n))
+		s.metrics.bytes.WithLabelValues(token, st, ix).Add(float64(bytes))
 		s.stats.committed(cur.sourcetype, cur.host, n, bytes)
 		n, bytes = 0, 0
 	}
@@ -814,7 +922,7 @@ type ackRequest struct {
 	Acks *[]uint64 `json:"acks"`
 }
 
-func (s *Server) handleAck(c *fiber.Ctx, r request) error {
+func (s *Server) handleAck(c *fiber.Ctx, r *request) error {
 	if !r.token.UseACK {
 		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeACKDisabled))
 	}
@@ -822,11 +930,15 @@ func (s *Server) handleAck(c *fiber.Ctx, r request) error {
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
-	body, e := s.body(c)
+	body, done, e := s.readBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
+	defer done()
 	var req ackRequest
+	if jsonlimit.TooDeep(body, jsonlimit.MaxDepth) {
+		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeInvalidDataFormat))
+	}
 	if err := json.Unmarshal(body, &req); err != nil || req.Acks == nil {
 		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeInvalidDataFormat))
 	}

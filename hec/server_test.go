@@ -239,7 +239,9 @@ func scanAll(t *testing.T, st *store.Store) []store.Event {
 	t.Helper()
 	var out []store.Event
 	err := st.Scan(context.Background(), store.ScanQuery{}, func(ev *store.Event) error {
-		out = append(out, *ev)
+		e := *ev
+		e.ID = store.EventID{} // where the store keeps it, not what was sent
+		out = append(out, e)
 		return nil
 	})
 	if err != nil {
@@ -526,7 +528,9 @@ func TestAckLimits(t *testing.T) {
 // memory being parsed. Both must refuse with code 9 and lose nothing they accepted.
 func TestBackPressure(t *testing.T) { testBackPressure(t, envOptions{maxQueueBytes: 4 << 10}) }
 
-func TestBackPressureInFlight(t *testing.T) { testBackPressure(t, envOptions{maxInFlight: 4 << 10}) }
+// The budget holds two of the test's 2.2 KB requests (each costs 4x its body) but not eight;
+// a single request larger than a quarter of the budget would be refused 413 instead.
+func TestBackPressureInFlight(t *testing.T) { testBackPressure(t, envOptions{maxInFlight: 24 << 10}) }
 
 func testBackPressure(t *testing.T, o envOptions) {
 	env := newEnv(t, o)
@@ -705,8 +709,7 @@ func taPipeline(t *testing.T) *indextime.Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: time.UTC,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxEventSize: 5 << 20})
+	p, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: time.UTC, MaxEventSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -772,10 +775,19 @@ func TestEventAutoExtractTimestamp(t *testing.T) {
 	}
 }
 
-// TestShutdownWaitsForInFlight: while a request is in flight, Shutdown keeps serving code 23
-// to new requests and returns only after the in-flight one is done.
+// TestShutdownWaitsForInFlight: while a request is in flight, Shutdown stops accepting
+// connections, answers code 23 to new requests on connections already open, and returns only
+// after the in-flight one is done.
 func TestShutdownWaitsForInFlight(t *testing.T) {
 	env := newEnv(t, envOptions{})
+	// A forwarder's kept-alive connection, opened before shutdown.
+	keep := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	warm, _ := http.NewRequest(http.MethodGet, env.url+"/services/collector/health", nil)
+	if res, err := keep.Do(warm); err != nil {
+		t.Fatal(err)
+	} else {
+		readResp(t, res)
+	}
 	env.srv.gate.RLock() // stands for a request being served
 	done := make(chan error, 1)
 	go func() { done <- env.srv.Shutdown(context.Background()) }()
@@ -786,9 +798,17 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	r := env.do(t, req{path: "/services/collector/event", headers: splunkAuth(tokMain), body: `{"event":"late"}`})
-	if r.status != 503 || r.body != `{"text":"Server is shutting down","code":23}` {
+	hr, _ := http.NewRequest(http.MethodPost, env.url+"/services/collector/event", strings.NewReader(`{"event":"late"}`))
+	hr.Header.Set("Authorization", "Splunk "+tokMain)
+	res, err := keep.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := readResp(t, res); r.status != 503 || r.body != `{"text":"Server is shutting down","code":23}` {
 		t.Fatalf("request during shutdown: %d %s", r.status, r.body)
+	}
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(env.url, "http://"), time.Second); err == nil {
+		t.Fatal("a new connection was accepted after Shutdown began")
 	}
 	select {
 	case err := <-done:

@@ -2,6 +2,8 @@ package hec
 
 import (
 	"time"
+
+	"github.com/hecrisk/hecrisk/internal/conf"
 )
 
 // Connection-host modes of a token (inputs.conf connection_host).
@@ -68,6 +70,9 @@ type Settings struct {
 	MaxContentLength  int64
 	Ack               AckLimits
 	Tokens            []Token
+	// Findings are what LoadSettings noticed but did not refuse: settings it does not read,
+	// other inputs' stanzas, a default index outside the allowed list.
+	Findings []conf.Finding
 }
 
 // Splunk's defaults for the settings above.

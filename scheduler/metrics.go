@@ -8,6 +8,7 @@ import (
 
 type metrics struct {
 	runs     *prometheus.CounterVec
+	warnings *prometheus.CounterVec
 	skipped  prometheus.Counter
 	scans    prometheus.Counter
 	duration prometheus.Histogram
@@ -20,6 +21,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "hecrisk_scheduler_runs_total",
 			Help: "Detection and incident rule runs by final status (success, failed).",
 		}, []string{"status"}),
+		warnings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hecrisk_detection_run_warnings_total",
+			Help: "Warnings recorded on detection runs (a field the search reads missing from the events, no events although the data source has some), by detection.",
+		}, []string{"detection"}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hecrisk_scheduler_slots_skipped_total",
 			Help: "Missed slots not run because they were beyond the catch-up limit.",
@@ -42,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.runs, m.skipped, m.scans, m.duration, m.lag} {
+	for _, c := range []prometheus.Collector{m.runs, m.warnings, m.skipped, m.scans, m.duration, m.lag} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("scheduler: register metrics: %w", err)
 		}

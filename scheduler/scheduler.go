@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,16 @@ type Ledger interface {
 	Runs(ctx context.Context, detection string, limit int) ([]store.Run, error)
 }
 
+// Gate says whether this process may run scheduled slots. In cluster mode cmd passes the
+// cluster node, which leads through a lease, so that each slot runs on one node only; nil
+// means always (a single node). Manual dispatch does not ask the gate.
+type Gate interface {
+	// Leading reports whether this process may run scheduled slots now.
+	Leading() bool
+	// Changed receives a value whenever Leading may have changed.
+	Changed() <-chan struct{}
+}
+
 // Options configures New.
 type Options struct {
 	Catalog *detections.Catalog
@@ -74,6 +85,10 @@ type Options struct {
 	Loc        *time.Location
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Gate, when set, lets the loop run slots only while it reports Leading; a run in flight
+	// is cancelled when leadership is lost (its slot stays "running" in the ledger, so the next
+	// leader reruns it).
+	Gate Gate
 }
 
 // maxSkipRecords caps the skipped entries written for one detection at once, so a month of
@@ -333,6 +348,14 @@ func (s *Scheduler) RunDue(ctx context.Context, now time.Time) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-s.sem }()
+				defer func() {
+					// Runs are guarded inside; this keeps a bug in the bookkeeping around
+					// them from stopping the loop or leaving the detections marked running.
+					if v := recover(); v != nil {
+						s.log.Error("scheduled batch panicked", "slot", b.slot, "error", v, "stack", string(debug.Stack()))
+						s.release([]batch{b})
+					}
+				}()
 				s.runBatch(ctx, b)
 			}()
 		}
@@ -506,7 +529,7 @@ func (s *Scheduler) runBatch(ctx context.Context, b batch) {
 		return
 	}
 	s.metrics.lag.Observe(dispatched.Sub(b.slot).Seconds())
-	results := s.opts.Runner.RunSlot(ctx, b.slot, ds, nil, false)
+	results := s.runSlot(ctx, b.slot, ds, nil, false)
 	took := s.opts.Clock.Now().Sub(dispatched)
 	s.metrics.scans.Inc()
 	for i, e := range es {
@@ -524,9 +547,10 @@ func (s *Scheduler) runBatch(ctx context.Context, b batch) {
 			s.log.Error("record run", "detection", e.label(), "slot", b.slot, "err", err)
 		}
 		s.metrics.runs.WithLabelValues(r.Status).Inc()
+		s.metrics.warnings.WithLabelValues(r.Detection).Add(float64(len(r.Warnings)))
 		s.metrics.duration.Observe(took.Seconds())
 		s.log.Info("scheduled run", "detection", e.label(), "slot", b.slot, "dispatched", dispatched,
-			"status", r.Status, "rows", r.Rows, "risk_events", r.RiskEvents, "took", took, "shared_with", len(ds)-1)
+			"status", r.Status, "rows", r.Rows, "risk_events", r.RiskEvents, "warnings", len(r.Warnings), "took", took, "shared_with", len(ds)-1)
 		s.finish(e, b.slot, &r)
 	}
 }
@@ -567,10 +591,37 @@ func resultRun(d *detections.Detection, slot, dispatched time.Time, took time.Du
 		r.Latest = res.Latest.UnixNano()
 	}
 	r.Rows, r.RiskEvents = len(res.Rows), len(res.Risk)
+	r.Warnings = append([]string(nil), res.Warnings...)
 	if res.Err != nil {
 		r.Status, r.Error = StatusFailed, res.Err.Error()
 	}
 	return r
+}
+
+// runSlot is Runner.RunSlot with a panic turned into every detection's error: the runner
+// isolates panics per detection itself, this keeps any Runner from stopping the scheduler.
+func (s *Scheduler) runSlot(ctx context.Context, slot time.Time, ds []*detections.Detection, runID func(*detections.Detection) string, dryRun bool) (results []detections.RunResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("detection run panicked", "slot", slot, "detections", len(ds), "error", v, "stack", string(debug.Stack()))
+			results = make([]detections.RunResult, len(ds))
+			for i, d := range ds {
+				results[i] = detections.RunResult{Detection: d, Err: fmt.Errorf("detection %q: internal error: panic: %v", d.Name, v)}
+			}
+		}
+	}()
+	return s.opts.Runner.RunSlot(ctx, slot, ds, runID, dryRun)
+}
+
+// runIncidentRules is Runner.RunIncidentRules with a panic turned into its error.
+func (s *Scheduler) runIncidentRules(ctx context.Context, at time.Time) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("risk incident rules panicked", "at", at, "error", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: panic: %v", v)
+		}
+	}()
+	return s.opts.Runner.RunIncidentRules(ctx, at)
 }
 
 // runIncident runs the risk incident rules once for the newest due slot: the rules look back
@@ -596,7 +647,7 @@ func (s *Scheduler) runIncident(ctx context.Context, now time.Time) error {
 	if err := s.opts.Store.PutRun(ctx, r); err != nil {
 		s.log.Error("record run start", "detection", e.name, "slot", slot, "err", err)
 	}
-	err := s.opts.Runner.RunIncidentRules(ctx, slot)
+	err := s.runIncidentRules(ctx, slot)
 	r.Duration = s.opts.Clock.Now().Sub(dispatched)
 	r.Status = StatusSuccess
 	if err != nil {
@@ -630,7 +681,7 @@ func (s *Scheduler) Dispatch(ctx context.Context, idOrName string, at time.Time,
 	defer func() { <-s.sem }()
 	dispatched := s.opts.Clock.Now()
 	sid := manualSID(d, at, dispatched)
-	results := s.opts.Runner.RunSlot(ctx, at, []*detections.Detection{d}, func(*detections.Detection) string { return sid }, dryRun)
+	results := s.runSlot(ctx, at, []*detections.Detection{d}, func(*detections.Detection) string { return sid }, dryRun)
 	took := s.opts.Clock.Now().Sub(dispatched)
 	if !dryRun {
 		var res *detections.RunResult
@@ -642,6 +693,7 @@ func (s *Scheduler) Dispatch(ctx context.Context, idOrName string, at time.Time,
 			return results, fmt.Errorf("dispatch %q: record run: %w", d.Name, err)
 		}
 		s.metrics.runs.WithLabelValues(r.Status).Inc()
+		s.metrics.warnings.WithLabelValues(r.Detection).Add(float64(len(r.Warnings)))
 	}
 	s.log.Info("manual dispatch", "detection", d.Name, "at", at, "dry_run", dryRun, "took", took)
 	return results, nil
@@ -660,7 +712,7 @@ func (s *Scheduler) DispatchIncidentRules(ctx context.Context, at time.Time) err
 	}
 	defer func() { <-s.sem }()
 	dispatched := s.opts.Clock.Now()
-	err := s.opts.Runner.RunIncidentRules(ctx, at)
+	err := s.runIncidentRules(ctx, at)
 	took := s.opts.Clock.Now().Sub(dispatched)
 	r := store.Run{
 		ID:        fmt.Sprintf("admin__hecrisk__incident_rules_at_%d_%d", at.Unix(), dispatched.UnixNano()%1_000_000),
@@ -799,13 +851,33 @@ func (s *Scheduler) Start(ctx context.Context) {
 const maxSleep = time.Minute
 
 func (s *Scheduler) loop(ctx context.Context) {
+	var gateC <-chan struct{} // nil without a gate: never ready
+	if s.opts.Gate != nil {
+		gateC = s.opts.Gate.Changed()
+	}
 	for {
+		if s.opts.Gate != nil && !s.opts.Gate.Leading() {
+			s.forget()
+			select {
+			case <-ctx.Done():
+				return
+			case <-gateC:
+			}
+			continue
+		}
 		now := s.opts.Clock.Now()
-		if err := s.RunDue(ctx, now); err != nil && ctx.Err() == nil {
+		runCtx, stopWatch := s.watchGate(ctx)
+		err := s.RunDue(runCtx, now)
+		lost := stopWatch()
+		if err != nil && ctx.Err() == nil && !lost {
 			s.log.Error("scheduler iteration", "err", err)
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if lost {
+			s.log.Warn("leadership lost: scheduled runs in flight were cancelled and will rerun on the new leader")
+			continue
 		}
 		now = s.opts.Clock.Now()
 		wait := maxSleep
@@ -818,7 +890,57 @@ func (s *Scheduler) loop(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.C():
+		case <-gateC:
+			t.Stop()
 		}
+	}
+}
+
+// watchGate returns a context for one RunDue that ends when the gate stops leading; stop ends
+// the watch and reports whether leadership was lost meanwhile.
+func (s *Scheduler) watchGate(ctx context.Context) (context.Context, func() (lost bool)) {
+	if s.opts.Gate == nil {
+		return ctx, func() bool { return false }
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var lost bool
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-s.opts.Gate.Changed():
+				if !s.opts.Gate.Leading() {
+					lost = true
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return runCtx, func() bool {
+		cancel()
+		<-done
+		return lost
+	}
+}
+
+// forget drops the in-memory schedule while another process leads: the ledger (replicated in
+// cluster mode) is the truth, and RunDue rereads it through Recover when leadership comes back,
+// so the new leader resumes after the last slot anyone ran and catches up what was missed.
+func (s *Scheduler) forget() {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.recovered {
+		return
+	}
+	s.recovered = false
+	for _, e := range s.all() {
+		e.next, e.pending, e.running = time.Time{}, nil, false
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -708,4 +709,145 @@ func TestDispatchIncidentRulesRespectsConcurrency(t *testing.T) {
 	if len(f.runner.incidents) != 1 {
 		t.Fatalf("incident rule runs = %v", f.runner.incidents)
 	}
+}
+
+// fakeGate is a lease the test hands out and takes back.
+type fakeGate struct {
+	mu      sync.Mutex
+	leading bool
+	changed chan struct{}
+}
+
+func newFakeGate() *fakeGate { return &fakeGate{changed: make(chan struct{}, 1)} }
+
+func (g *fakeGate) Leading() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.leading
+}
+
+func (g *fakeGate) Changed() <-chan struct{} { return g.changed }
+
+func (g *fakeGate) set(leading bool) {
+	g.mu.Lock()
+	g.leading = leading
+	g.mu.Unlock()
+	select {
+	case g.changed <- struct{}{}:
+	default:
+	}
+}
+
+// With a gate the loop runs slots only while leading. A node that takes over rereads the
+// ledger: it resumes after the last slot another node recorded (not after its own last one)
+// and catches up the slots nobody ran.
+func TestGateRunsSlotsOnlyWhileLeading(t *testing.T) {
+	gate := newFakeGate()
+	f := newFixture(t, t.TempDir(), func(o *Options) { o.Gate = gate })
+	f.clock.Set(utc("2026-03-01T08:30:00Z"))
+	f.s.Start(context.Background())
+	defer f.s.Stop()
+	f.clock.Set(utc("2026-03-01T09:10:00Z"))
+	time.Sleep(50 * time.Millisecond)
+	if n := len(f.runner.slots()); n != 0 {
+		t.Fatalf("a follower ran %d slots", n)
+	}
+
+	// Leading from 09:30 on, with an empty ledger: the schedule starts at the next slot.
+	f.clock.Set(utc("2026-03-01T09:30:00Z"))
+	gate.set(true)
+	waitFor(t, "the leader to sleep", func() bool { return f.clock.pendingTimers() > 0 })
+	f.clock.Set(utc("2026-03-01T10:10:00Z"))
+	waitFor(t, "the leader to run 10:00", func() bool { return len(f.runner.slots()) == 1 })
+	if got := f.runner.slots()[0]; !got.Equal(utc("2026-03-01T10:00:00Z")) {
+		t.Fatalf("leader ran %s, want 10:00", got)
+	}
+
+	// Leadership moves away; the other leader runs 11:00 and records it in the (shared) ledger.
+	gate.set(false)
+	waitFor(t, "the loop to forget its schedule", func() bool {
+		f.s.mu.Lock()
+		defer f.s.mu.Unlock()
+		return !f.s.recovered
+	})
+	for _, d := range f.cat.Enabled() {
+		r := store.Run{ID: "other", Detection: ledgerName(d), Slot: utc("2026-03-01T11:00:00Z").UnixNano(), Status: StatusSuccess, Node: "other"}
+		if err := f.st.PutRun(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.runner.reset()
+	f.clock.Set(utc("2026-03-01T13:10:00Z"))
+	time.Sleep(50 * time.Millisecond)
+	if n := len(f.runner.slots()); n != 0 {
+		t.Fatalf("a follower ran %d slots", n)
+	}
+
+	// Back to leading at 13:10: 12:00 and 13:00 were run by nobody; 11:00 by the other node.
+	gate.set(true)
+	want := []time.Time{utc("2026-03-01T12:00:00Z"), utc("2026-03-01T13:00:00Z")}
+	waitFor(t, "the catch-up of 12:00 and 13:00", func() bool { return len(f.runner.slots()) >= 2 })
+	time.Sleep(50 * time.Millisecond)
+	if got := f.runner.slots(); !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Fatalf("after taking over ran %v, want %v", got, want)
+	}
+}
+
+// A run in flight is cancelled when leadership is lost; its slot stays "running" in the ledger
+// for the next leader.
+func TestGateLossCancelsRun(t *testing.T) {
+	gate := newFakeGate()
+	gate.set(true)
+	block := make(chan struct{})
+	f := newFixture(t, t.TempDir(), func(o *Options) { o.Gate = gate })
+	f.runner.delay = 0
+	br := &blockingRunner{recordingRunner: f.runner, started: make(chan struct{}, 16), release: block}
+	s, err := New(Options{Catalog: f.cat, Runner: br, Store: f.st, Clock: f.clock, IncidentCron: "-", Gate: gate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(utc("2026-03-01T09:30:00Z"))
+	s.Start(context.Background())
+	defer s.Stop()
+	waitFor(t, "the leader to sleep", func() bool { return f.clock.pendingTimers() > 0 })
+	f.clock.Set(utc("2026-03-01T10:10:00Z"))
+	<-br.started
+	gate.set(false)
+	waitFor(t, "the run to be cancelled", func() bool { return br.cancelled.Load() })
+	close(block)
+	d := f.cat.Enabled()[0]
+	waitFor(t, "the loop to forget", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.recovered
+	})
+	r, ok, err := f.st.GetRun(ledgerName(d), utc("2026-03-01T10:00:00Z").UnixNano())
+	if err != nil || !ok || r.Status != StatusRunning {
+		t.Fatalf("ledger after losing leadership mid-run: %+v ok=%v err=%v; want status running", r, ok, err)
+	}
+}
+
+// blockingRunner holds RunSlot until released or cancelled, and fails cancelled runs as the
+// real runner does.
+type blockingRunner struct {
+	*recordingRunner
+	started   chan struct{}
+	release   chan struct{}
+	cancelled atomic.Bool
+}
+
+func (b *blockingRunner) RunSlot(ctx context.Context, slot time.Time, ds []*detections.Detection, runID func(*detections.Detection) string, dryRun bool) []detections.RunResult {
+	b.started <- struct{}{}
+	select {
+	case <-ctx.Done():
+		b.cancelled.Store(true)
+	case <-b.release:
+	}
+	out := b.recordingRunner.RunSlot(ctx, slot, ds, runID, dryRun)
+	for i := range out {
+		if ctx.Err() != nil {
+			out[i].Err = ctx.Err()
+		}
+	}
+	return out
 }

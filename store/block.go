@@ -294,7 +294,7 @@ func (b *Block) Live(i int) bool {
 // Event fills ev with row i.
 func (b *Block) Event(i int, ev *Event) {
 	*ev = Event{Time: b.Time[i], Index: b.Stream.Index, Sourcetype: b.Stream.Sourcetype,
-		Source: b.Source[i], Host: b.Host[i], Raw: b.Raw[i], Received: b.Received[i]}
+		Source: b.Source[i], Host: b.Host[i], Raw: b.Raw[i], Received: b.Received[i], ID: b.EventID(i)}
 	if b.Fields != nil {
 		ev.Fields = b.Fields[i]
 	}

@@ -44,6 +44,7 @@ func TestBlockCodecRoundTrip(t *testing.T) {
 	}
 	for i := range want {
 		want[i].Index, want[i].Sourcetype = "main", "ollama:server"
+		want[i].ID = EventID{stream: 3, time: want[i].Time, seq: wantSeq[i]}
 		var got Event
 		b.Event(i, &got)
 		if !reflect.DeepEqual(got, want[i]) {

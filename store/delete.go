@@ -65,10 +65,16 @@ func readTombstone(txn *badger.Txn, bid uint64) ([]uint64, error) {
 	return out, err
 }
 
-// DeleteEvents removes events from every later search at once; their bytes leave the disk when
-// the merger rewrites their blocks (or when the blocks expire). It returns how many of ids were
-// found and not deleted before.
+// DeleteEvents removes the events ids name (from Event.ID of a Scan) and returns how many it
+// removed; ids of events already gone are not counted. Once it returns, no Scan sees them (the
+// rows are marked in their blocks' tombstones), and the write is as durable as an Append. Their
+// bytes leave the disk when the merger next rewrites their blocks (or when the blocks expire), so
+// removing a bad event does not rewrite anything at once. docs/store-layout.md states the
+// contract.
 func (s *Store) DeleteEvents(ctx context.Context, ids []EventID) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if !s.beginOp() {
 		return 0, ErrClosed
 	}

@@ -16,6 +16,9 @@ type Event struct {
 	Fields []Field
 	// Received is the receipt time in nanoseconds since the Unix epoch.
 	Received int64
+	// ID is where Scan found the event; DeleteEvents takes it. Zero on events not read from
+	// the store.
+	ID EventID
 }
 
 // EventID names one stored event for DeleteEvents: its stream, _time and arrival number. It is

@@ -38,6 +38,8 @@ const (
 	counterMergeBid = "mbid"
 	counterRid      = "rid"
 	counterNid      = "nid"
+	// counterApplied is the last replicated-log sequence applied (AppendApplied).
+	counterApplied = "applied"
 )
 
 // sortableTime maps a signed timestamp to an unsigned one with the same order.

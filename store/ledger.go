@@ -26,6 +26,13 @@ type Run struct {
 	Rows       int
 	RiskEvents int
 	Error      string
+	// Warnings say why a run that did not fail may still not have seen what it should (a
+	// field the search reads missing from the events, no events although the data source has
+	// some, events whose JSON was over the search-time limits, ...). Any part of a run may
+	// append to them.
+	Warnings []string `json:",omitempty"`
+	// Node is the cluster node that dispatched the run ("" on a single node).
+	Node string `json:",omitempty"`
 }
 
 func runKey(detection string, slot int64, manual bool) []byte {

@@ -54,11 +54,20 @@ func openTest(t testing.TB, opts Options) *Store {
 	return s
 }
 
+// scanAll returns the events of a scan with their IDs checked (set, unique) and then cleared,
+// so that they compare equal to the events appended.
 func scanAll(t testing.TB, s *Store, q ScanQuery) []Event {
 	t.Helper()
 	var out []Event
+	ids := map[EventID]bool{}
 	if err := s.Scan(context.Background(), q, func(ev *Event) error {
-		out = append(out, *ev)
+		if ev.ID.IsZero() || ids[ev.ID] {
+			t.Errorf("event at %d: ID %+v zero or repeated", ev.Time, ev.ID)
+		}
+		ids[ev.ID] = true
+		e := *ev
+		e.ID = EventID{}
+		out = append(out, e)
 		return nil
 	}); err != nil {
 		t.Fatalf("Scan(%+v): %v", q, err)

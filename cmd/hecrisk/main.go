@@ -32,6 +32,7 @@ func commands() []command {
 		{"detect", "run the scheduled detections as the scheduler would at a time", runDetect},
 		{"risk", "print an object's risk events", runRisk},
 		{"replay", "send log files to an HEC server, optionally rebasing their timestamps", runReplay},
+		{"btool", "show the merged .conf layers (list) or check them for problems (check)", runBtool},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, "hecrisk", version)
 			return err

@@ -201,3 +201,27 @@ func TestExportKeepsTableColumnsMissingFromFirstRow(t *testing.T) {
 		t.Errorf("CSV header = %q, want every table column (Splunk keeps listed columns)", first)
 	}
 }
+
+// TestServeLogsConfigFindingsOnce: serve logs what `btool check` reports, each finding once
+// (inputs.conf used to be read twice, and its warnings printed twice).
+func TestServeLogsConfigFindingsOnce(t *testing.T) {
+	conf := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("inputs.conf", "[http://ollama]\ntoken = 11111111-2222-3333-4444-555555555555\nsourcetype = ollama:server\ncolour = blue\n")
+	write("props.conf", "[ollama:sever]\nTZ = America/New_York\n")
+	s := startServe(t, t.TempDir(), conf)
+	s.stop(t)
+	log := s.log.String()
+	for _, want := range []string{
+		`inputs.conf:4: [http://ollama] colour: not supported by hecrisk, ignored`,
+		`props.conf:1: [ollama:sever] names no sourcetype hecrisk knows of`,
+	} {
+		if n := strings.Count(log, want); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", want, n, log)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -28,7 +29,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&o.BatchEvents, "batch", 100, "events per request")
 	fs.StringVar(&o.Channel, "channel", "", "request channel GUID (default: random when --ack)")
 	fs.BoolVar(&o.UseACK, "ack", false, "wait for indexer acknowledgement of every request")
-	fs.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification")
+	var tf tlsFlags
+	tf.register(fs, "skip TLS certificate verification of an https:// --url")
 	dataset := fs.String("dataset", "", "attack_data dataset YAML naming the files, sourcetypes and sources")
 	tz := fs.String("tz", "Local", "zone of timestamps without one (Splunk's TZ)")
 	fs.Usage = func() {
@@ -40,6 +42,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if o.Token == "" {
 		return fmt.Errorf("%w: --token is required", errUsage)
+	}
+	if cfg, err := tf.config(); err != nil {
+		return err
+	} else if cfg != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg
+		o.Client = &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	}
 	loc, err := loadLocation(*tz)
 	if err != nil {

@@ -12,17 +12,21 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/hecrisk/hecrisk/web/api"
 )
 
 // remoteFlags point an offline command at a running server instead of a data dir.
 type remoteFlags struct {
 	server string
 	token  string
+	tls    tlsFlags
 }
 
 func (r *remoteFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.server, "server", "", "URL of a running hecrisk's API address (e.g. http://127.0.0.1:8089); default: open --data directly")
 	fs.StringVar(&r.token, "token", "", "API token for --server")
+	r.tls.register(fs, "skip TLS certificate verification of an https:// --server")
 }
 
 func (r *remoteFlags) do(ctx context.Context, method, path string, form url.Values) (*http.Response, error) {
@@ -44,7 +48,11 @@ func (r *remoteFlags) do(ctx context.Context, method, path string, form url.Valu
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.Header.Set("Authorization", "Bearer "+r.token)
-	resp, err := http.DefaultClient.Do(req)
+	client, err := r.tls.client(0)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +108,9 @@ func localSearch(ctx context.Context, b *baseFlags, stderr io.Writer, query, ear
 		return err
 	}
 	defer sys.Close()
-	return sys.Search(ctx, query, earliest, latest, w.Row)
+	// Whoever can open the data dir can delete its files: | delete is allowed here.
+	return sys.Search(ctx, api.SearchRequest{Search: query, Earliest: earliest, Latest: latest, CanDelete: true,
+		Warn: func(text string) { fmt.Fprintln(stderr, "warning:", text) }}, w.Row)
 }
 
 // remoteSearch uses Splunk's export endpoint in CSV mode, which keeps the column order.

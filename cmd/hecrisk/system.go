@@ -16,8 +16,10 @@ import (
 	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/detections/knowledge"
 	"github.com/hecrisk/hecrisk/detections/spl"
+	"github.com/hecrisk/hecrisk/hec/indextime"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/web/api"
 )
 
 // baseFlags are the flags every command that opens a data dir shares.
@@ -53,20 +55,70 @@ func (b *baseFlags) register(fs *pflag.FlagSet) {
 type system struct {
 	log        *slog.Logger
 	loc        *time.Location
-	layers     conf.Layers
+	conf       *confSet
 	store      *store.Store
 	knowledge  *knowledge.Knowledge
 	catalog    *detections.Catalog
 	macros     *spl.MacroSet
 	runner     *detections.Runner
-	props      *conf.Config // user props layered over the built-in stanzas (index time)
-	transforms *conf.Config
-	limits     *conf.Config
+	runnerOpts detections.RunnerOptions
 }
 
 type systemOptions struct {
 	registerer prometheus.Registerer
 	syncWrites bool
+}
+
+// confSet is every .conf file hecrisk reads, each loaded once through the same layers: the
+// conf dir over every app's local/ over every app's default/ over the built-in app.
+type confSet struct {
+	layers                                    conf.Layers
+	props, transforms, limits, inputs, server *conf.Config
+	savedsearches, macros, indexes            *conf.Config
+}
+
+// confFiles are the .conf files hecrisk reads, in the order btool check reports them.
+func confFiles() []string {
+	return []string{"props.conf", "transforms.conf", "inputs.conf", "limits.conf", "server.conf",
+		"indexes.conf", "savedsearches.conf", "macros.conf"}
+}
+
+func loadConfSet(confDir string, apps []string) (*confSet, error) {
+	cs := &confSet{layers: knowledge.BuiltinLayers(confDir, apps)}
+	dst := []**conf.Config{&cs.props, &cs.transforms, &cs.inputs, &cs.limits, &cs.server, &cs.indexes,
+		&cs.savedsearches, &cs.macros}
+	for i, name := range confFiles() {
+		c, err := cs.layers.Load(name)
+		if err != nil {
+			return nil, err
+		}
+		*dst[i] = c
+	}
+	return cs, nil
+}
+
+// newKnowledge builds the search-time knowledge; broken settings are skipped (as splunkd does)
+// and listed in its Findings.
+func (cs *confSet) newKnowledge() (*knowledge.Knowledge, error) {
+	kvLimit, kvMaxChars := kvLimits(cs.limits)
+	k, err := knowledge.New(knowledge.Options{
+		Props: cs.props, Transforms: cs.transforms, SkipInvalid: true,
+		KVLimit: kvLimit, KVMaxChars: kvMaxChars,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search-time knowledge: %w", err)
+	}
+	return k, nil
+}
+
+// indexPipeline builds the index-time props of HEC input.
+func (cs *confSet) indexPipeline(loc *time.Location, maxEventSize int) (*indextime.Pipeline, error) {
+	p, err := indextime.New(indextime.Options{Props: cs.props, Transforms: cs.transforms,
+		DefaultTZ: loc, MaxEventSize: maxEventSize})
+	if err != nil {
+		return nil, fmt.Errorf("index-time props: %w", err)
+	}
+	return p, nil
 }
 
 func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error) {
@@ -78,39 +130,14 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	if err != nil {
 		return nil, err
 	}
-	sys := &system{log: log, loc: loc, layers: conf.Layers{ConfDir: b.confDir, Apps: b.apps}}
-
-	userProps, err := sys.layers.Load("props.conf")
-	if err != nil {
+	sys := &system{log: log, loc: loc}
+	if sys.conf, err = loadConfSet(b.confDir, b.apps); err != nil {
 		return nil, err
 	}
-	userTransforms, err := sys.layers.Load("transforms.conf")
-	if err != nil {
+	if sys.knowledge, err = sys.conf.newKnowledge(); err != nil {
 		return nil, err
 	}
-	builtinProps, builtinTransforms, err := knowledge.Builtin()
-	if err != nil {
-		return nil, fmt.Errorf("built-in knowledge: %w", err)
-	}
-	sys.props = userProps.Fallback(builtinProps)
-	sys.transforms = userTransforms.Fallback(builtinTransforms)
-	if sys.limits, err = sys.layers.Load("limits.conf"); err != nil {
-		return nil, err
-	}
-	kvLimit, kvMaxChars := kvLimits(sys.limits)
-	sys.knowledge, err = knowledge.New(knowledge.Options{
-		Props: userProps, Transforms: userTransforms, Builtin: true, SkipInvalid: true,
-		KVLimit: kvLimit, KVMaxChars: kvMaxChars, Logger: log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("search-time knowledge: %w", err)
-	}
-
-	saved, err := sys.layers.Load("savedsearches.conf")
-	if err != nil {
-		return nil, err
-	}
-	cat, errs := detections.LoadCatalog(detections.CatalogOptions{Dirs: b.detectionDirs, SavedSearchesConf: saved, Logger: log})
+	cat, errs := detections.LoadCatalog(detections.CatalogOptions{Dirs: b.detectionDirs, SavedSearchesConf: sys.conf.savedsearches, Logger: log})
 	for _, e := range errs {
 		// A broken YAML is refused on its own; the rest of the catalog still runs.
 		log.Error("detection refused", "error", e)
@@ -119,19 +146,10 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 		return nil, fmt.Errorf("load detections: %w", errors.Join(errs...))
 	}
 	sys.catalog = cat
-	macrosConf, err := sys.layers.Load("macros.conf")
-	if err != nil {
+	if sys.macros, err = cat.MacroSet(sys.conf.macros); err != nil {
 		return nil, err
 	}
-	if sys.macros, err = cat.MacroSet(macrosConf); err != nil {
-		return nil, fmt.Errorf("macros.conf: %w", err)
-	}
-
-	indexes, err := sys.layers.Load("indexes.conf")
-	if err != nil {
-		return nil, err
-	}
-	retention, err := store.RetentionFromIndexes(indexes)
+	retention, err := store.RetentionFromIndexes(sys.conf.indexes)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +159,11 @@ func openSystem(b *baseFlags, stderr io.Writer, o systemOptions) (*system, error
 	if err != nil {
 		return nil, err
 	}
-	sys.runner = detections.NewRunner(detections.RunnerOptions{
+	sys.runnerOpts = detections.RunnerOptions{
 		Store: sys.store, Knowledge: sys.knowledge, Macros: sys.macros, Catalog: cat, Loc: loc,
 		Limits: spl.Limits{MaxDuration: 10 * time.Minute, MaxMemoryBytes: 2 << 30}, Incident: b.incident, Logger: log,
-	})
+	}
+	sys.runner = detections.NewRunner(sys.runnerOpts)
 	if errs := sys.runner.Prepare(cat.Enabled()); len(errs) > 0 {
 		for _, e := range errs {
 			log.Error("detection search does not parse", "error", e)
@@ -160,16 +179,29 @@ func (s *system) Close() error {
 	return s.store.Close()
 }
 
-// Search runs ad-hoc SPL over the store: the REST export endpoint and `hecrisk search` use it.
-func (s *system) Search(ctx context.Context, query, earliest, latest string, emit func(fields []string, values map[string][]string) error) error {
-	q, err := spl.Parse(query, s.macros)
+// Search runs ad-hoc SPL over the store: the REST export endpoint, the console and
+// `hecrisk search` use it.
+func (s *system) Search(ctx context.Context, req api.SearchRequest, emit func(fields []string, values map[string][]string) error) error {
+	q, err := spl.Parse(req.Search, s.macros)
 	if err != nil {
 		return err
 	}
-	env := spl.Env{Now: time.Now(), Earliest: earliest, Latest: latest, Loc: s.loc,
-		Events: s.store, Risk: s.store, Knowledge: s.knowledge,
+	env := spl.Env{Now: time.Now(), Earliest: req.Earliest, Latest: req.Latest, Loc: s.loc,
+		Events: s.store, Risk: s.store, Knowledge: s.knowledge, Warn: req.Warn,
 		Limits: spl.Limits{MaxDuration: 5 * time.Minute, MaxMemoryBytes: 1 << 30}}
-	return q.StreamValues(ctx, env, emit)
+	if req.CanDelete {
+		env.Deleter = s.store
+	}
+	if q.Deletes() {
+		// Deleting is rare and irreversible: leave a trace of every attempt.
+		s.log.Warn("search deletes events", "search", req.Search, "allowed", req.CanDelete)
+	}
+	err = q.StreamValues(ctx, env, emit)
+	var pe *spl.PanicError
+	if errors.As(err, &pe) {
+		s.log.Error("search panicked", "search", req.Search, "event", pe.Event, "error", err, "stack", pe.Stack)
+	}
+	return err
 }
 
 func loadLocation(name string) (*time.Location, error) {
@@ -196,11 +228,7 @@ func kvLimits(limits *conf.Config) (limit, maxChars int) {
 
 // apiToken returns the API token from server.conf [api] token, else the one generated on an
 // earlier start, else a new one that is stored and logged once.
-func apiToken(layers conf.Layers, st *store.Store, log *slog.Logger) (string, error) {
-	server, err := layers.Load("server.conf")
-	if err != nil {
-		return "", err
-	}
+func apiToken(server *conf.Config, st *store.Store, log *slog.Logger) (string, error) {
 	if t, ok := server.Get("api", "token"); ok && t != "" {
 		return t, nil
 	}

@@ -1,6 +1,7 @@
 package knowledge
 
 import (
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,7 +13,7 @@ import (
 func BenchmarkExtractServerLog(b *testing.B) {
 	path := filepath.Join(sharedDir(b, "samples", "escu-attack-data"), "server.log")
 	lines := readLines(b, path)
-	k := mustNew(b, Options{Builtin: true})
+	k := mustNew(b, builtinOptions(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -27,7 +28,7 @@ func BenchmarkExtractServerLog(b *testing.B) {
 func TestExtractConcurrent(t *testing.T) {
 	path := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "server.log")
 	lines := readLines(t, path)
-	k := mustNew(t, Options{Builtin: true})
+	k := mustNew(t, builtinOptions(t))
 	want := make([][]string, len(lines))
 	for i, l := range lines {
 		want[i] = render(extract(k, lineEvent(path, l.raw)))
@@ -54,5 +55,23 @@ func TestExtractConcurrent(t *testing.T) {
 	close(errs)
 	for raw := range errs {
 		t.Errorf("concurrent extraction differs for %q", raw)
+	}
+}
+
+// BenchmarkWideEvent: search-time row building for one event with n indexed fields and a JSON
+// _raw of n keys. It must grow linearly with n (it was quadratic: 13 s at 100,000).
+func BenchmarkWideEvent(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		k, err := New(Options{KVLimit: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev := wideEvent(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for range b.N {
+				row := &spl.Row{}
+				k.Extract(ev, row)
+			}
+		})
 	}
 }

@@ -119,11 +119,22 @@ func TestGoldenTAOllama(t *testing.T) {
 // every sample line exactly the same fields and values as TA-ollama v0.1.5. The fields the ESCU
 // detections read (src, dest, host, http_method, status, uri_path, url, level, msg, err, error,
 // response_time, count, source) are checked by name first so a failure names them, then the
-// whole field set is compared.
+// whole field set is compared. TA-ollama installed as an app over the built-in layer (what
+// `--app TA-ollama` gives) must give the same too: its classes carry the add-on's class names,
+// so the add-on replaces each of them instead of adding to them.
 func TestBuiltinMatchesTAOllama(t *testing.T) {
-	props, transforms := loadApp(t, sharedDir(t, "ta-ollama", "v0.1.5"))
+	taDir := sharedDir(t, "ta-ollama", "v0.1.5")
+	props, transforms := loadApp(t, taDir)
 	ta := mustNew(t, Options{Props: props, Transforms: transforms})
-	builtin := mustNew(t, Options{Builtin: true})
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{{"builtin", builtinOptions(t)}, {"builtin+TA-ollama", builtinOptions(t, taDir)}} {
+		t.Run(tc.name, func(t *testing.T) { compareWithTA(t, ta, mustNew(t, tc.opts)) })
+	}
+}
+
+func compareWithTA(t *testing.T, ta, builtin *Knowledge) {
 	escuFields := []string{"src", "dest", "host", "http_method", "status", "uri_path", "url",
 		"level", "msg", "err", "error", "response_time", "count", "source", "method"}
 	for _, path := range goldenInputs(t) {
@@ -216,7 +227,7 @@ func TestEveryTAOllamaVersion(t *testing.T) {
 func TestBuiltinMatchesTAOllamaEdgeLines(t *testing.T) {
 	props, transforms := loadApp(t, sharedDir(t, "ta-ollama", "v0.1.5"))
 	ta := mustNew(t, Options{Props: props, Transforms: transforms})
-	builtin := mustNew(t, Options{Builtin: true})
+	builtin := mustNew(t, builtinOptions(t))
 	lines := []string{
 		`[GIN] 2024/03/01 - 01:34:07 | 200 |      1h24m39s |       127.0.0.1 | POST     "/api/chat"`,
 		`[GIN] 2024/03/01 - 01:34:07 | 200 |         1m30s |      172.17.0.1 | POST     "/api/generate"`,

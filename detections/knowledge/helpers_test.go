@@ -24,6 +24,22 @@ func sharedDir(t testing.TB, parts ...string) string {
 // returns the loaded layers.
 func writeApp(t testing.TB, props, transforms string) (*conf.Config, *conf.Config) {
 	t.Helper()
+	return loadApp(t, writeAppDir(t, props, transforms))
+}
+
+// builtinOptions is Options with the built-in app (and, when apps are given, those apps over
+// it) loaded as hecrisk loads them.
+func builtinOptions(t testing.TB, apps ...string) Options {
+	t.Helper()
+	p, tr, err := LoadPropsTransforms(BuiltinLayers("", apps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Props: p, Transforms: tr}
+}
+
+func writeAppDir(t testing.TB, props, transforms string) string {
+	t.Helper()
 	app := filepath.Join(t.TempDir(), "testapp")
 	if err := os.MkdirAll(filepath.Join(app, "default"), 0o755); err != nil {
 		t.Fatal(err)
@@ -34,7 +50,7 @@ func writeApp(t testing.TB, props, transforms string) (*conf.Config, *conf.Confi
 	if err := os.WriteFile(filepath.Join(app, "default", "transforms.conf"), []byte(transforms), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return loadApp(t, app)
+	return app
 }
 
 func loadApp(t testing.TB, app string) (*conf.Config, *conf.Config) {

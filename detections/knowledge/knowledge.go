@@ -9,11 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
-	"regexp"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -26,20 +22,20 @@ import (
 
 // Options configures New.
 type Options struct {
-	// Props and Transforms are the layered user configuration (apps and --conf-dir); nil means
-	// none.
+	// Props and Transforms are the layered configuration (conf.Layers.Load; BuiltinLayers puts
+	// hecrisk's own Ollama knowledge at the bottom); nil means none.
 	Props, Transforms *conf.Config
-	// Builtin adds hecrisk's own Ollama knowledge as the lowest layer: a built-in stanza is used
-	// only when the user configuration has no stanza of that name.
-	Builtin bool
-	// SkipInvalid logs and drops a broken setting (bad regex, unknown transform, eval syntax)
-	// instead of failing New, which is what splunkd does with a broken add-on.
+	// SkipInvalid drops a broken setting (bad regex, unknown transform, eval syntax) instead
+	// of failing New, which is what splunkd does with a broken add-on; Findings lists them.
 	SkipInvalid bool
 	// KVLimit and KVMaxChars are limits.conf [kv] limit and maxchars: automatic extraction
 	// creates at most KVLimit fields (default 100) and reads only the first KVMaxChars bytes
 	// of _raw (default 10240). A negative value removes the limit.
 	KVLimit, KVMaxChars int
-	Logger              *slog.Logger
+	// MaxJSONDepth bounds the nesting of a JSON event that automatic JSON extraction reads
+	// (default DefaultMaxJSONDepth); a deeper event yields no JSON fields and the search
+	// counts it in a warning.
+	MaxJSONDepth int
 }
 
 const (
@@ -49,10 +45,16 @@ const (
 
 // Knowledge turns stored events into search-time rows. It is safe for concurrent use.
 type Knowledge struct {
-	stanzas  []*stanzaSpec
-	hasScope bool // some stanza is source:: or host::, so plans depend on more than the sourcetype
+	resolver *conf.Resolver
+	stanzas  map[string]*stanzaSpec // compiled settings by stanza name
+	hasScope bool                   // some stanza is source:: or host::, so plans depend on more than the sourcetype
 
 	kvLimit, kvMaxChars int
+	maxJSONDepth        int
+	// jsonNote marks a row whose JSON was over the limits; the search counts such events.
+	jsonNote *spl.Note
+
+	findings []conf.Finding
 
 	mu    sync.RWMutex
 	plans map[planKey]*plan
@@ -61,20 +63,36 @@ type Knowledge struct {
 	fp uint64 // Fingerprint
 }
 
-// stanza kinds, in ascending precedence (props.conf.spec: source beats host beats sourcetype).
-const (
-	kindSourcetype = iota
-	kindHost
-	kindSource
-)
+// Findings are the settings New skipped (SkipInvalid) or accepted but ignores, for the caller
+// to log once or `btool check` to print.
+func (k *Knowledge) Findings() []conf.Finding { return append([]conf.Finding(nil), k.findings...) }
+
+// settingError is a props.conf setting that does not compile.
+type settingError struct {
+	stanza string
+	kv     conf.KV
+	where  string // the prefix of err's text that names the place
+	err    error
+}
+
+func (e *settingError) Error() string { return e.err.Error() }
+func (e *settingError) Unwrap() error { return e.err }
+
+func findingOf(err error) conf.Finding {
+	var fe *conf.FindingError
+	if errors.As(err, &fe) {
+		return fe.Finding
+	}
+	var se *settingError
+	if errors.As(err, &se) {
+		return conf.KeyFinding(conf.Problem, "props.conf", se.stanza, se.kv, "%s", strings.TrimPrefix(se.err.Error(), se.where+": "))
+	}
+	return conf.Finding{Severity: conf.Problem, Conf: "props.conf", Message: err.Error()}
+}
 
 type stanzaSpec struct {
-	name     string
-	kind     int
-	literal  bool
-	priority int
-	match    func(string) bool
-	items    map[string]*item // props key → compiled setting
+	name  string
+	items map[string]*item // props key → compiled setting
 }
 
 type item struct {
@@ -118,25 +136,6 @@ const maxCachedPlans = 4096
 
 // New compiles every search-time setting of the layered configuration once.
 func New(opts Options) (*Knowledge, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	var props, transforms []confSource
-	if opts.Props != nil {
-		props = append(props, opts.Props)
-	}
-	if opts.Transforms != nil {
-		transforms = append(transforms, opts.Transforms)
-	}
-	if opts.Builtin {
-		bp, bt, err := builtinSources()
-		if err != nil {
-			return nil, fmt.Errorf("built-in knowledge: %w", err)
-		}
-		props = append(props, bp)
-		transforms = append(transforms, bt)
-	}
 	k := &Knowledge{plans: map[planKey]*plan{}, kvLimit: opts.KVLimit, kvMaxChars: opts.KVMaxChars}
 	if k.kvLimit == 0 {
 		k.kvLimit = defaultKVLimit
@@ -144,90 +143,85 @@ func New(opts Options) (*Knowledge, error) {
 	if k.kvMaxChars == 0 {
 		k.kvMaxChars = defaultKVMaxChars
 	}
-	k.pool.New = func() any { return &fieldSet{f: make([]field, 0, 32)} }
+	k.maxJSONDepth = opts.MaxJSONDepth
+	if k.maxJSONDepth <= 0 {
+		k.maxJSONDepth = DefaultMaxJSONDepth
+	}
+	k.jsonNote = &spl.Note{Text: fmt.Sprintf("%%d events yielded no JSON fields: their JSON nests deeper than %d levels or has a field name longer than %d bytes (search-time JSON limits)",
+		k.maxJSONDepth, MaxJSONFieldName)}
+	k.pool.New = func() any { return newFieldSet() }
 
-	c := &compiler{transforms: layered(transforms), compiled: map[string]*extractor{}, bad: map[string]error{}}
+	c := &compiler{transforms: opts.Transforms, compiled: map[string]*extractor{}, bad: map[string]error{}}
 	var errs []error
-	pl := layered(props)
-	k.fp = fingerprint(pl, layered(transforms), k.kvLimit, k.kvMaxChars, opts.SkipInvalid)
-	names := pl.Names()
-	if _, ok := pl.Stanza(conf.DefaultStanza); ok {
-		// [default] applies to every event, also to sourcetypes without a stanza of their own.
-		names = append(names, conf.DefaultStanza)
+	k.fp = fingerprint(opts.Props, opts.Transforms, k.kvLimit, k.kvMaxChars, k.maxJSONDepth, opts.SkipInvalid)
+	keep := func(e error) {
+		if opts.SkipInvalid {
+			k.findings = append(k.findings, findingOf(e))
+			return
+		}
+		errs = append(errs, e)
 	}
-	for _, name := range names {
-		st, _ := pl.Stanza(name)
-		spec, serrs := c.stanza(name, st)
+	resolver, rerrs := conf.NewResolver(opts.Props)
+	for _, e := range rerrs {
+		keep(e)
+	}
+	k.resolver = resolver
+	k.stanzas = map[string]*stanzaSpec{}
+	for _, sp := range resolver.Specs() {
+		if sp.Kind == conf.SpecRule || sp.Kind == conf.SpecDelayedRule {
+			continue // source type classification rules only matter at index time
+		}
+		spec, serrs := c.stanza(sp.Name, opts.Props.Own(sp.Name))
 		for _, e := range serrs {
-			if opts.SkipInvalid {
-				log.Warn("search-time knowledge: setting skipped", "error", e)
-				continue
-			}
-			errs = append(errs, e)
+			keep(e)
 		}
-		if spec != nil {
-			k.stanzas = append(k.stanzas, spec)
-			if spec.kind != kindSourcetype {
-				k.hasScope = true
-			}
-		}
+		k.stanzas[sp.Name] = spec
 	}
+	hosts, sources := resolver.Scoped()
+	k.hasScope = hosts || sources
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for _, spec := range k.stanzas {
-		for _, it := range spec.items {
+	for _, name := range sortedNames(k.stanzas) {
+		spec := k.stanzas[name]
+		own := opts.Props.Own(name)
+		for _, key := range sortedItems(spec.items) {
+			it := spec.items[key]
 			if it.eval != nil && protected(it.class) {
-				log.Warn("search-time knowledge: EVAL of an indexed default field is ignored", "stanza", spec.name, "key", it.key)
+				k.findings = append(k.findings, conf.KeyFinding(conf.Problem, "props.conf", name, own[key],
+					"EVAL of the indexed default field %s is ignored", it.class))
 			}
 			for _, a := range it.aliases {
 				if protected(a.to) {
-					log.Warn("search-time knowledge: alias onto an indexed default field is ignored", "stanza", spec.name, "key", it.key, "field", a.to)
+					k.findings = append(k.findings, conf.KeyFinding(conf.Problem, "props.conf", name, own[key],
+						"alias onto the indexed default field %s is ignored", a.to))
 				}
 			}
 		}
 	}
-	log.Debug("search-time knowledge loaded", "stanzas", len(k.stanzas), "builtin", opts.Builtin)
 	return k, nil
 }
 
-// confSource is what New needs from a configuration layer; *conf.Config satisfies it.
-type confSource interface {
-	Names() []string
-	Stanza(name string) (map[string]conf.KV, bool)
-}
-
-// layeredSource gives stanza-level precedence: the first layer that has a stanza wins it whole,
-// so the built-in layer never mixes keys into an add-on's stanza.
-type layeredSource []confSource
-
-func layered(ls []confSource) layeredSource { return layeredSource(ls) }
-
-func (l layeredSource) Names() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, c := range l {
-		for _, n := range c.Names() {
-			if !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
-		}
+func sortedItems(m map[string]*item) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
 	}
+	sort.Strings(out)
 	return out
 }
 
-func (l layeredSource) Stanza(name string) (map[string]conf.KV, bool) {
-	for _, c := range l {
-		if st, ok := c.Stanza(name); ok {
-			return st, true
-		}
+func sortedNames(m map[string]*stanzaSpec) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
 	}
-	return nil, false
+	sort.Strings(out)
+	return out
 }
 
 type compiler struct {
-	transforms confSource
+	transforms *conf.Config
 	compiled   map[string]*extractor
 	bad        map[string]error
 }
@@ -257,24 +251,6 @@ func (c *compiler) transform(name string) (*extractor, error) {
 // stanza compiles the search-time keys of one props.conf stanza.
 func (c *compiler) stanza(name string, st map[string]conf.KV) (*stanzaSpec, []error) {
 	spec := &stanzaSpec{name: name, items: map[string]*item{}}
-	switch {
-	case strings.HasPrefix(name, "source::"):
-		spec.kind = kindSource
-		spec.match, spec.literal = globMatcher(name[len("source::"):], true)
-	case strings.HasPrefix(name, "host::"):
-		spec.kind = kindHost
-		spec.match, spec.literal = globMatcher(name[len("host::"):], false)
-	case strings.Contains(name, "::"):
-		return nil, nil // rule::, delayedrule:: and the like only matter at index time
-	default:
-		spec.kind = kindSourcetype
-		n := name
-		spec.literal = true
-		spec.match = func(s string) bool { return s == n }
-	}
-	if kv, ok := st["priority"]; ok {
-		spec.priority, _ = strconv.Atoi(strings.TrimSpace(kv.Value))
-	}
 	var errs []error
 	keys := make([]string, 0, len(st))
 	for key := range st {
@@ -289,7 +265,7 @@ func (c *compiler) stanza(name string, st map[string]conf.KV) (*stanzaSpec, []er
 		}
 		it, err := c.item(where, key, kv.Value)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &settingError{stanza: name, kv: kv, where: where, err: err})
 			continue
 		}
 		if it != nil {
@@ -373,49 +349,6 @@ func parseAliases(s string) ([]alias, error) {
 	return out, nil
 }
 
-// globMatcher compiles a props.conf source::/host:: pattern: "..." matches anything, "*"
-// matches anything but a path separator (only meaningful for sources), "|" is "or" inside
-// optional parentheses, "\\" is a literal backslash and a leading "(?i)" makes the match
-// case-insensitive. It reports whether the pattern is a literal.
-func globMatcher(p string, path bool) (func(string) bool, bool) {
-	if !strings.ContainsAny(p, "*|()\\") && !strings.Contains(p, "...") {
-		return func(s string) bool { return s == p }, true
-	}
-	var b strings.Builder
-	b.WriteString("^(?:")
-	if strings.HasPrefix(p, "(?i)") {
-		b.WriteString("(?i)")
-		p = p[4:]
-	}
-	for i := 0; i < len(p); i++ {
-		switch {
-		case strings.HasPrefix(p[i:], "..."):
-			b.WriteString(".*")
-			i += 2
-		case p[i] == '*':
-			if path {
-				b.WriteString(`[^/\\]*`)
-			} else {
-				b.WriteString(".*")
-			}
-		case p[i] == '|' || p[i] == '(' || p[i] == ')':
-			// props.conf.spec: "|" means or, parentheses limit its scope.
-			b.WriteByte(p[i])
-		case p[i] == '\\' && i+1 < len(p) && p[i+1] == '\\':
-			b.WriteString(`\\`)
-			i++
-		default:
-			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
-		}
-	}
-	b.WriteString(")$")
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return func(s string) bool { return s == p }, true
-	}
-	return re.MatchString, false
-}
-
 // planFor merges the stanzas that apply to an event. Keys from a higher-precedence stanza
 // replace the same key from a lower one; then classes run in ASCII order of their names.
 func (k *Knowledge) planFor(sourcetype, source, host string) *plan {
@@ -439,47 +372,9 @@ func (k *Knowledge) planFor(sourcetype, source, host string) *plan {
 }
 
 func (k *Knowledge) buildPlan(sourcetype, source, host string) *plan {
-	var matched []*stanzaSpec
-	for _, s := range k.stanzas {
-		var subject string
-		switch s.kind {
-		case kindSourcetype:
-			if s.name == "default" {
-				matched = append(matched, s)
-				continue
-			}
-			subject = sourcetype
-		case kindHost:
-			subject = host
-		case kindSource:
-			subject = source
-		}
-		if s.match(subject) {
-			matched = append(matched, s)
-		}
-	}
-	// Lowest precedence first, so later assignments win: [default], then sourcetype, host,
-	// source; inside a kind, patterns lose to literals, lower priority loses, and the
-	// ASCII-first name wins ties.
-	sort.SliceStable(matched, func(i, j int) bool {
-		a, b := matched[i], matched[j]
-		if (a.name == "default") != (b.name == "default") {
-			return a.name == "default"
-		}
-		if a.kind != b.kind {
-			return a.kind < b.kind
-		}
-		if a.literal != b.literal {
-			return !a.literal
-		}
-		if a.priority != b.priority {
-			return a.priority < b.priority
-		}
-		return a.name > b.name
-	})
 	merged := map[string]*item{}
-	for _, s := range matched {
-		for key, it := range s.items {
+	for _, sp := range k.resolver.Match(sourcetype, source, host) {
+		for key, it := range k.stanzas[sp.Name].items {
 			merged[key] = it
 		}
 	}
@@ -562,7 +457,7 @@ func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan, touched func
 	for _, x := range p.reports {
 		x.apply(src(x.sourceKey), fs)
 	}
-	k.autoKV(p, ev.Raw, fs)
+	k.autoKV(p, ev.Raw, fs, row)
 	if touched != nil {
 		for _, f := range fs.f {
 			touched(f.name)
@@ -584,41 +479,32 @@ func (k *Knowledge) extract(ev *store.Event, row *spl.Row, p *plan, touched func
 }
 
 // autoKV runs KV_MODE (and AUTO_KV_JSON) over _raw. A field an explicit EXTRACT or REPORT
-// already produced is left alone; a key seen several times becomes multivalue.
-func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet) {
+// already produced is left alone; a key seen several times becomes multivalue. JSON over the
+// limits yields nothing and marks the row, so the search can say how many events it skipped.
+func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet, row *spl.Row) {
 	if p.kv == kvNone {
 		return
 	}
-	explicit := len(fs.f)
-	created := 0
-	emit := func(key, value string) {
-		for i := 0; i < explicit; i++ {
-			if fs.f[i].name == key {
-				return
-			}
-		}
-		if i := fs.index(key); i >= 0 {
-			fs.f[i].vals = append(fs.f[i].vals, value)
-			return
-		}
-		if k.kvLimit >= 0 && created >= k.kvLimit {
-			return
-		}
-		created++
-		fs.add(key, value)
-	}
+	fs.startAuto(k.kvLimit)
 	switch p.kv {
 	case kvJSON:
-		flattenJSON(raw, emit)
+		k.autoJSON(raw, fs, row)
 	case kvAuto, kvAutoEscaped:
 		if p.autoJSON && looksJSON(raw) {
-			flattenJSON(raw, emit)
+			k.autoJSON(raw, fs, row)
 		}
 		// maxchars cuts only the key=value scan: a cut JSON document would yield nothing.
 		if k.kvMaxChars >= 0 && len(raw) > k.kvMaxChars {
 			raw = raw[:k.kvMaxChars]
 		}
-		scanKV(raw, p.kv == kvAutoEscaped, emit)
+		scanKV(raw, p.kv == kvAutoEscaped, fs.kvField)
+	}
+}
+
+// autoJSON flattens a JSON event into fs; one over the limits marks the row instead.
+func (k *Knowledge) autoJSON(raw string, fs *fieldSet, row *spl.Row) {
+	if flattenJSON(raw, k.maxJSONDepth, fs.jsonField) == jsonOverLimit {
+		row.AddNote(k.jsonNote)
 	}
 }
 
@@ -627,22 +513,27 @@ func (k *Knowledge) autoKV(p *plan, raw string, fs *fieldSet) {
 // indexed and extracted at search time (the duplicate values props.conf.spec warns about for
 // INDEXED_EXTRACTIONS with KV_MODE=json).
 func mergeFields(fs *fieldSet, row *spl.Row, keep func(string) bool) {
+	if len(fs.f) == 0 {
+		return
+	}
+	b := row.Batch(len(fs.f))
 	for _, f := range fs.f {
 		if protected(f.name) || keep != nil && !keep(f.name) {
 			continue
 		}
-		old := row.Get(f.name)
+		old := b.Get(f.name)
 		if old.IsNull() {
 			if len(f.vals) == 1 {
-				row.Set(f.name, spl.Str(f.vals[0]))
+				b.Set(f.name, spl.Str(f.vals[0]))
 			} else {
-				row.Set(f.name, spl.Multi(append([]string(nil), f.vals...)))
+				b.Set(f.name, spl.Multi(append([]string(nil), f.vals...)))
 			}
 			continue
 		}
 		vals := append(append([]string(nil), old.Values()...), f.vals...)
-		row.Set(f.name, spl.Multi(vals))
+		b.Set(f.name, spl.Multi(vals))
 	}
+	b.Done()
 }
 
 // applyAliases computes every alias from the fields as they were before any alias ran.
@@ -705,17 +596,19 @@ func SetIndexed(ev *store.Event, row *spl.Row) {
 	row.Set("source", strOrNull(ev.Source))
 	row.Set("sourcetype", strOrNull(ev.Sourcetype))
 	row.Set("index", strOrNull(ev.Index))
+	b := row.Batch(len(ev.Fields))
 	for _, f := range ev.Fields {
 		if protected(f.Name) || len(f.Values) == 0 {
 			continue
 		}
-		old := row.Get(f.Name)
+		old := b.Get(f.Name)
 		if old.IsNull() {
-			row.Set(f.Name, spl.Multi(append([]string(nil), f.Values...)))
+			b.Set(f.Name, spl.Multi(append([]string(nil), f.Values...)))
 			continue
 		}
-		row.Set(f.Name, spl.Multi(append(append([]string(nil), old.Values()...), f.Values...)))
+		b.Set(f.Name, spl.Multi(append(append([]string(nil), old.Values()...), f.Values...)))
 	}
+	b.Done()
 }
 
 func strOrNull(s string) spl.Value {
@@ -744,7 +637,7 @@ const fingerprintVersion = "hecrisk-knowledge-1"
 // fingerprint hashes the effective configuration: every props and transforms stanza as the
 // layers resolve it (the winning layer's keys and values, in sorted order) and the settings of
 // New that change what extraction yields.
-func fingerprint(props, transforms confSource, kvLimit, kvMaxChars int, skipInvalid bool) uint64 {
+func fingerprint(props, transforms *conf.Config, kvLimit, kvMaxChars, maxJSONDepth int, skipInvalid bool) uint64 {
 	h := xxhash.New()
 	str := func(s string) {
 		var n [binary.MaxVarintLen64]byte
@@ -752,16 +645,14 @@ func fingerprint(props, transforms confSource, kvLimit, kvMaxChars int, skipInva
 		h.WriteString(s)
 	}
 	str(fingerprintVersion)
-	str(fmt.Sprint(kvLimit, kvMaxChars, skipInvalid))
-	for _, src := range []confSource{props, transforms} {
-		names := append([]string(nil), src.Names()...)
-		if _, ok := src.Stanza(conf.DefaultStanza); ok && !slices.Contains(names, conf.DefaultStanza) {
-			names = append(names, conf.DefaultStanza)
-		}
-		sort.Strings(names)
+	str(fmt.Sprint(kvLimit, kvMaxChars, maxJSONDepth, skipInvalid))
+	for _, src := range []*conf.Config{props, transforms} {
+		// Names is sorted and leaves [default] out; Own of each stanza (and of [default]) is
+		// what the merged configuration holds, whatever layer it came from.
+		names := append(src.Names(), conf.DefaultStanza)
 		str("layer")
 		for _, name := range names {
-			st, _ := src.Stanza(name)
+			st := src.Own(name)
 			keys := make([]string, 0, len(st))
 			for key := range st {
 				keys = append(keys, key)

@@ -297,16 +297,18 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestBuiltinLayering(t *testing.T) {
-	// A user stanza replaces the built-in stanza of the same name as a whole.
-	p, tr := writeApp(t, "[ollama:server]\nEVAL-mine = \"yes\"\n", "")
-	k := mustNew(t, Options{Props: p, Transforms: tr, Builtin: true})
+	// An app stanza of the same name layers over the built-in one setting by setting: it adds
+	// EVAL-mine and replaces EVAL-src, and every other built-in setting stays.
+	app := writeAppDir(t, "[ollama:server]\nEVAL-mine = \"yes\"\nEVAL-src = \"app-\" . src\n", "")
+	k := mustNew(t, builtinOptions(t, app))
 	gin := `[GIN] 2025/09/30 - 20:07:26 | 200 |     11.8492ms |       127.0.0.1 | GET      "/api/tags"`
-	runChecks(t, extract(k, ev("ollama:server", gin)), []check{{"mine", []string{"yes"}}, {"src", nil}})
+	runChecks(t, extract(k, ev("ollama:server", gin)), []check{{"mine", []string{"yes"}}, {"src", []string{"app-127.0.0.1"}},
+		{"dest", []string{"h1"}}, {"http_method", []string{"GET"}}})
 	// Other built-in stanzas stay in place.
 	api := ev("ollama:api", `{"model":"m"}`, store.Field{Name: "model", Values: []string{"m"}})
 	runChecks(t, extract(k, api), []check{{"model_name", []string{"m"}}, {"model", []string{"m"}}})
 
-	b := mustNew(t, Options{Builtin: true})
+	b := mustNew(t, builtinOptions(t))
 	runChecks(t, extract(b, ev("ollama:server", gin)), []check{
 		{"src", []string{"127.0.0.1"}},
 		{"dest", []string{"h1"}},
@@ -319,7 +321,7 @@ func TestBuiltinLayering(t *testing.T) {
 }
 
 func TestResponseTimeMs(t *testing.T) {
-	b := mustNew(t, Options{Builtin: true})
+	b := mustNew(t, builtinOptions(t))
 	tests := map[string][]string{
 		"11.8492ms":   {"11.8492"},
 		"538.7µs":     {"0.5387"},

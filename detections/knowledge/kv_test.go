@@ -77,16 +77,16 @@ func TestCleanKey(t *testing.T) {
 
 func TestFlattenJSON(t *testing.T) {
 	var got []string
-	ok := flattenJSON(`{"model":"llama3.1","models":["a","b"],"opts":{"temp":0.7,"stop":null},"msgs":[{"role":"user"}],"done":true}`,
-		func(k, v string) { got = append(got, k+"="+v) })
-	if !ok {
+	out := flattenJSON(`{"model":"llama3.1","models":["a","b"],"opts":{"temp":0.7,"stop":null},"msgs":[{"role":"user"}],"done":true}`,
+		DefaultMaxJSONDepth, func(k []byte, v string) { got = append(got, string(k)+"="+v) })
+	if out != jsonFlattened {
 		t.Fatal("not recognised as JSON")
 	}
 	want := []string{"done=true", "model=llama3.1", "models{}=a", "models{}=b", "msgs{}.role=user", "opts.stop=null", "opts.temp=0.7"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	if flattenJSON(`[1,2]`, func(string, string) {}) {
+	if flattenJSON(`[1,2]`, DefaultMaxJSONDepth, func([]byte, string) {}) != jsonNotObject {
 		t.Error("a JSON array is not an object event")
 	}
 }

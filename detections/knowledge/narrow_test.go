@@ -15,7 +15,7 @@ import (
 func TestNarrow(t *testing.T) {
 	path := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "server.log")
 	lines := readLines(t, path)
-	k := mustNew(t, Options{Builtin: true})
+	k := mustNew(t, builtinOptions(t))
 	tests := []struct {
 		name string
 		need []string
@@ -89,7 +89,7 @@ func TestNarrow(t *testing.T) {
 func TestNarrowConcurrent(t *testing.T) {
 	path := filepath.Join(sharedDir(t, "samples", "escu-attack-data"), "server.log")
 	lines := readLines(t, path)
-	k := mustNew(t, Options{Builtin: true})
+	k := mustNew(t, builtinOptions(t))
 	need := func(f string) bool { return f == "src" || f == "url" || f == "level" }
 	want := make([][]string, len(lines))
 	seq := k.Narrow(need)

@@ -54,6 +54,13 @@ type Env struct {
 	// GOMAXPROCS, 1 keeps the whole scan on the caller's goroutine. Results do not
 	// depend on it: blocking commands still see every row in scan order.
 	ScanWorkers int
+	// Deleter removes the events a search pipes to | delete; nil (the default) makes such a
+	// search fail before it reads anything. Set it only for callers allowed to delete.
+	Deleter EventDeleter
+	// Warn, when set, receives the warnings of a Stream or Run once it has finished: one line
+	// per kind of event the knowledge could not fully read (e.g. JSON over the search-time
+	// limits), with the number of such events. RunShared puts them in each Result instead.
+	Warn func(text string)
 }
 
 // Result is a finished search.
@@ -62,6 +69,11 @@ type Result struct {
 	// command fixed one, otherwise every field in first-seen order.
 	Fields []string
 	Rows   []Row
+	// Warnings say what the search could not read fully (see Env.Warn); nil when nothing.
+	Warnings []string
+	// Coverage is set by RunShared: how many events the base search matched and how many of
+	// them had each field the search reads from events.
+	Coverage *Coverage
 }
 
 // Columns are the output columns a final table/fields command fixes, in order, for callers that
@@ -79,22 +91,30 @@ func (q *Query) Columns() []string {
 
 // StreamValues is Stream for callers outside the engine (the REST export, `hecrisk search`):
 // each row arrives as its field names in order (the Columns when a final table/fields fixes
-// them) and its non-null values by name. The map is reused from row to row, so emit must copy
-// what it keeps.
+// them) and its non-null values by name. The slice and the map are reused from row to row, so
+// emit must copy what it keeps.
 func (q *Query) StreamValues(ctx context.Context, env Env, emit func(fields []string, values map[string][]string) error) error {
 	values := map[string][]string{}
 	cols := q.Columns()
+	var names []string
 	return q.Stream(ctx, env, func(row Row) error {
 		clear(values)
-		names := cols
-		if names == nil {
-			names = row.Names()
+		if cols != nil {
+			for _, n := range cols {
+				if v := row.Get(n); !v.IsNull() {
+					values[n] = v.Values()
+				}
+			}
+			return emit(cols, values)
 		}
-		for _, n := range names {
-			if v := row.Get(n); !v.IsNull() {
+		// One pass over the row: Get per name would be quadratic in a wide event.
+		names = names[:0]
+		row.Each(func(n string, v Value) {
+			names = append(names, n)
+			if !v.IsNull() {
 				values[n] = v.Values()
 			}
-		}
+		})
 		return emit(names, values)
 	})
 }

@@ -39,7 +39,7 @@ func syntheticOllama(n int, start time.Time) []store.Event {
 
 func BenchmarkRunSharedESCU100k(b *testing.B) {
 	_, qs := escuQueries(b)
-	k, err := knowledge.New(knowledge.Options{Builtin: true})
+	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

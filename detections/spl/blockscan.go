@@ -2,6 +2,7 @@ package spl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -353,8 +354,14 @@ type blockOut struct {
 	rows    [][]Row
 	keys    [][]rowKey
 	err     error
-	ready   chan struct{}
-	h       *store.BlockHandle
+	// failed holds, by member, a panic recovered while this block ran through it (nil: none).
+	failed []error
+	// b is the decoded block and at, by member, the block row of each kept row: a panic in the
+	// ordered part of a search names the event it was processing.
+	b  *store.Block
+	at [][]int32
+	ready  chan struct{}
+	h      *store.BlockHandle
 }
 
 type rowKey struct {
@@ -382,6 +389,8 @@ type blockWorker struct {
 type bworkerMember struct {
 	c    *execCtx
 	head proc
+	// cov is this worker's share of the member's field coverage (merged after the scan).
+	cov Coverage
 	// ag aggregates the member's rows in this worker (bmember.stats); err is what stopped it.
 	ag  *aggregator
 	err error
@@ -398,6 +407,7 @@ func newBlockWorker(p *blockPlan, stopped []atomic.Bool) *blockWorker {
 		c.reCache = nil
 		wm := &w.wms[j]
 		wm.c = &c
+		wm.cov.Needs = m.r.q.needs
 		bm := p.bms[j]
 		var next proc = &captureProc{w: w, j: j}
 		if bm.stats != nil {
@@ -574,6 +584,7 @@ func (p *captureProc) push(r *Row) error {
 	w.out.rows[p.j] = append(w.out.rows[p.j], out)
 	b := w.cur.b
 	w.out.keys[p.j] = append(w.out.keys[p.j], rowKey{b.Time[w.curRow], b.Seq[w.curRow]})
+	w.out.at[p.j] = append(w.out.at[p.j], int32(w.curRow))
 	return nil
 }
 
@@ -607,6 +618,7 @@ func (w *blockWorker) run(o *blockOut) {
 	w.out = o
 	o.rows = make([][]Row, len(w.p.ms))
 	o.keys = make([][]rowKey, len(w.p.ms))
+	o.at = make([][]int32, len(w.p.ms))
 	if w.p.prime && w.primed(o.h) {
 		return
 	}
@@ -615,8 +627,9 @@ func (w *blockWorker) run(o *blockOut) {
 		o.err = err
 		return
 	}
-	d := w.prepare(o.h, b)
-	if w.p.prime {
+	o.b = b
+	d, ok := w.guardedPrepare(o, b)
+	if !ok || w.p.prime {
 		return
 	}
 	w.cur = d
@@ -625,8 +638,60 @@ func (w *blockWorker) run(o *blockOut) {
 		if w.stopped[j].Load() {
 			continue
 		}
-		w.runMember(j, d)
+		w.guardedRunMember(j, d)
 	}
+}
+
+// guardedPrepare is prepare with a panic (in the knowledge, extracting an event's fields) turned
+// into the failure of every member that reads the event, as in the event-by-event scan.
+func (w *blockWorker) guardedPrepare(o *blockOut, b *store.Block) (d *blockData, ok bool) {
+	w.evBuf = store.Event{}
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		w.rowBuf = make([]field, 0, 32) // a member may hold the old one
+		var err error = recovered(v, "")
+		ev := &w.evBuf
+		if ev.Index != "" {
+			err = recovered(v, eventLocation(ev))
+		}
+		for j, m := range w.p.ms {
+			if w.stopped[j].Load() || ev.Index != "" && !m.r.inScope(ev) {
+				continue
+			}
+			w.failMember(o, j, err)
+		}
+		d, ok = nil, false
+	}()
+	return w.prepare(o.h, b), true
+}
+
+// guardedRunMember is runMember with a panic failing member j alone.
+func (w *blockWorker) guardedRunMember(j int, d *blockData) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		w.rowBuf = make([]field, 0, 32)
+		var ev store.Event
+		if w.curRow >= 0 && w.curRow < d.b.Len() {
+			d.b.Event(w.curRow, &ev)
+		}
+		w.failMember(w.out, j, recovered(v, eventLocation(&ev)))
+	}()
+	w.curRow = -1
+	w.runMember(j, d)
+}
+
+func (w *blockWorker) failMember(o *blockOut, j int, err error) {
+	if o.failed == nil {
+		o.failed = make([]error, len(w.p.ms))
+	}
+	o.failed[j] = err
+	w.stopped[j].Store(true)
 }
 
 // runMember pushes the block's events through member j's base search and head.
@@ -641,18 +706,27 @@ func (w *blockWorker) runMember(j int, d *blockData) {
 	}
 	wm := &w.wms[j]
 	bm := w.p.bms[j]
+	if inStreams(m.r.q.streams, &store.Event{Index: b.Stream.Index, Sourcetype: b.Stream.Sourcetype}) {
+		for i := lo; i < hi; i++ {
+			if b.Live(i) {
+				wm.cov.InWindow++
+			}
+		}
+	}
 	if d.unsafe {
 		for i := lo; i < hi; i++ {
 			if !b.Live(i) {
 				continue
 			}
+			w.curRow = i
 			b.Event(i, &w.evBuf)
 			row := eventRowInto(&w.evBuf, w.p.know, w.rowBuf)
+			m.r.countNotes(&w.evBuf, &row, wm.c)
 			if m.r.q.base != nil && !m.r.q.base.match(&row, wm.c) {
 				w.rowBuf = row.fields[:0]
 				continue
 			}
-			w.curRow = i
+			wm.cov.count(&row, b.Stream.Sourcetype)
 			proj := Row{fields: make([]field, 0, len(row.fields))}
 			for _, f := range row.fields {
 				if f.name == "_raw" || f.name == "_time" || bm.need(f.name) {
@@ -676,9 +750,34 @@ func (w *blockWorker) runMember(j int, d *blockData) {
 		}
 	}
 	early := w.earlyTest(d, bm, wm.c)
+	// Field coverage counts the events the base search matched, before any where: per need,
+	// the columns that can satisfy it.
+	needCols := make([][]*dcol, len(wm.cov.Needs))
+	for k, nd := range wm.cov.Needs {
+		for _, f := range nd.Fields {
+			if c := d.col(f); c != nil {
+				needCols[k] = append(needCols[k], c)
+			}
+		}
+	}
+	matched, present := 0, make([]int, len(needCols))
+	defer func() { wm.cov.add(b.Stream.Sourcetype, matched, present) }()
 	row := &w.row
 	for i := lo; i < hi; i++ {
-		if !b.Live(i) || (pred != nil && !pred(i)) || (early != nil && !early(i)) {
+		w.curRow = i
+		if !b.Live(i) || (pred != nil && !pred(i)) {
+			continue
+		}
+		matched++
+		for k, cs := range needCols {
+			for _, c := range cs {
+				if c.get(i).k != kNull {
+					present[k]++
+					break
+				}
+			}
+		}
+		if early != nil && !early(i) {
 			continue
 		}
 		*row = Row{fields: w.rowBuf[:0]}
@@ -1389,7 +1488,12 @@ func scanBlocksParallel(ctx context.Context, src BlockSource, sq store.ScanQuery
 				if m.r.done {
 					continue
 				}
-				merges[j].add(o.rows[j], o.keys[j], o.minTime, m.r)
+				if o.failed != nil && o.failed[j] != nil {
+					m.r.fail(o.failed[j])
+					stopped[j].Store(true)
+					continue
+				}
+				merges[j].add(o, j, m.r)
 				if !m.r.done {
 					if err := m.r.c.check(); err != nil {
 						m.r.fail(err)
@@ -1428,6 +1532,11 @@ func scanBlocksParallel(ctx context.Context, src BlockSource, sq store.ScanQuery
 		err = ferr
 	}
 	if !p.prime {
+		for j, m := range ms {
+			for _, w := range bws {
+				m.res.Coverage.merge(&w.wms[j].cov)
+			}
+		}
 		mergeWorkerStats(p, bws)
 	}
 	return err
@@ -1475,7 +1584,23 @@ type rowMerge struct {
 type outCursor struct {
 	rows []Row
 	keys []rowKey
+	at   []int32
+	b    *store.Block
 	i    int
+}
+
+// push hands the cursor's row to r; a panic it caused names the row's event.
+func (c *outCursor) push(r *run) bool {
+	if r.pushRow(&c.rows[c.i]) {
+		return true
+	}
+	var pe *PanicError
+	if errors.As(r.err, &pe) && pe.Event == "" && c.b != nil {
+		var ev store.Event
+		c.b.Event(int(c.at[c.i]), &ev)
+		pe.Event = eventLocation(&ev)
+	}
+	return false
 }
 
 func (c *outCursor) key() rowKey { return c.keys[c.i] }
@@ -1489,10 +1614,10 @@ func less(a, b rowKey) bool {
 	return a.seq < b.seq
 }
 
-func (m *rowMerge) add(rows []Row, keys []rowKey, minTime int64, r *run) {
-	m.emit(r, func(k rowKey) bool { return k.time < minTime })
-	if len(rows) > 0 {
-		m.pending = append(m.pending, &outCursor{rows: rows, keys: keys})
+func (m *rowMerge) add(o *blockOut, j int, r *run) {
+	m.emit(r, func(k rowKey) bool { return k.time < o.minTime })
+	if len(o.rows[j]) > 0 {
+		m.pending = append(m.pending, &outCursor{rows: o.rows[j], keys: o.keys[j], at: o.at[j], b: o.b})
 	}
 }
 
@@ -1508,7 +1633,7 @@ func (m *rowMerge) emit(r *run, ok func(rowKey) bool) {
 		if len(m.pending) == 1 {
 			c := m.pending[0]
 			for c.i < len(c.rows) && ok(c.keys[c.i]) {
-				if !r.pushRow(&c.rows[c.i]) {
+				if !c.push(r) {
 					m.pending = nil
 					return
 				}
@@ -1529,7 +1654,7 @@ func (m *rowMerge) emit(r *run, ok func(rowKey) bool) {
 		if !ok(c.key()) {
 			return
 		}
-		if !r.pushRow(&c.rows[c.i]) {
+		if !c.push(r) {
 			m.pending = nil
 			return
 		}

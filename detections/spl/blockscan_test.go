@@ -3,6 +3,8 @@ package spl_test
 import (
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,7 +12,6 @@ import (
 
 	"github.com/hecrisk/hecrisk/detections/knowledge"
 	"github.com/hecrisk/hecrisk/detections/spl"
-	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/store"
 )
 
@@ -150,7 +151,7 @@ func TestBlockScanMatchesEventScan(t *testing.T) {
 			t.Fatalf("%s: the event scan found no rows; the comparison would prove nothing", stage)
 		}
 	}
-	k, err := knowledge.New(knowledge.Options{Builtin: true})
+	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,11 +169,12 @@ func TestBlockScanMatchesEventScan(t *testing.T) {
 
 	// A changed props.conf: src now comes from a different regex and level is renamed. Fresh
 	// extraction and the block scan must agree, so the old columns were not used.
-	props, err := conf.ParseString("props.conf", "[ollama:server]\nKV_MODE = none\nEXTRACT-lvl = level=(?<level>\\w+)\nEXTRACT-src = \\|\\s+(?<src>10\\.0\\.0\\.\\d)\\s+\\|\nFIELDALIAS-dest = host AS dest\n")
-	if err != nil {
+	confDir := t.TempDir()
+	props := "[ollama:server]\nKV_MODE = none\nEXTRACT-lvl = level=(?<level>\\w+)\nEXTRACT-src = \\|\\s+(?<src>10\\.0\\.0\\.\\d)\\s+\\|\nFIELDALIAS-dest = host AS dest\n"
+	if err := os.WriteFile(filepath.Join(confDir, "props.conf"), []byte(props), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k2, err := knowledge.New(knowledge.Options{Props: conf.Merge(props), Builtin: true})
+	k2, err := knowledge.NewFromLayers(knowledge.BuiltinLayers(confDir, nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func TestPrimeStoresWhatTheSlotReads(t *testing.T) {
 	if err := st.Append(ctx, syntheticOllama(4000, start)); err != nil {
 		t.Fatal(err)
 	}
-	k, err := knowledge.New(knowledge.Options{Builtin: true})
+	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

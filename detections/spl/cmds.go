@@ -44,6 +44,7 @@ type whereCmd struct {
 	// they are set.
 	fields []string
 	known  bool
+	needs  []FieldNeed
 }
 
 func (*whereCmd) name() string { return "where" }
@@ -57,6 +58,7 @@ func (w *whereCmd) start(c *execCtx, next proc) proc {
 type evalAssign struct {
 	field string
 	fn    evalFn
+	needs []FieldNeed
 }
 
 type evalCmd struct{ assigns []evalAssign }
@@ -423,17 +425,35 @@ func (*tableCmd) name() string { return "table" }
 func (t *tableCmd) start(c *execCtx, next proc) proc {
 	return &mapProc{fn: func(r *Row) bool {
 		out := make([]field, 0, len(t.fields))
+		var taken map[string]bool // for wide rows, where hasField would be quadratic
+		has := func(name string) bool {
+			if taken != nil {
+				return taken[name]
+			}
+			return hasField(out, name)
+		}
+		add := func(f field) {
+			out = append(out, f)
+			if taken != nil {
+				taken[f.name] = true
+			} else if len(out) > batchFrom {
+				taken = make(map[string]bool, len(r.fields))
+				for _, o := range out {
+					taken[o.name] = true
+				}
+			}
+		}
 		for _, p := range t.fields {
 			if strings.Contains(p, "*") {
 				for _, f := range r.fields {
-					if globMatch(p, f.name) && !hasField(out, f.name) {
-						out = append(out, f)
+					if globMatch(p, f.name) && !has(f.name) {
+						add(f)
 					}
 				}
 				continue
 			}
-			if v := r.Get(p); !v.IsNull() && !hasField(out, p) {
-				out = append(out, field{p, v})
+			if v := r.Get(p); !v.IsNull() && !has(p) {
+				add(field{p, v})
 			}
 		}
 		r.fields = out
@@ -504,14 +524,17 @@ func (rn *renameCmd) start(c *execCtx, next proc) proc {
 			}
 			pre, suf, _ := strings.Cut(from, "*")
 			tpre, tsuf, _ := strings.Cut(to, "*")
-			for _, name := range r.Names() {
+			names := r.Names()
+			b := r.Batch(len(names))
+			for _, name := range names {
 				if len(name) >= len(pre)+len(suf) && strings.HasPrefix(name, pre) && strings.HasSuffix(name, suf) {
 					mid := name[len(pre) : len(name)-len(suf)]
-					v := r.Get(name)
-					r.Del(name)
-					r.Set(tpre+mid+tsuf, v)
+					v := b.Get(name)
+					b.Set(name, Value{})
+					b.Set(tpre+mid+tsuf, v)
 				}
 			}
+			b.Done()
 		}
 		return true
 	}, next: next}
@@ -788,11 +811,13 @@ func (p *fillAllProc) push(r *Row) error {
 
 func (p *fillAllProc) flush() error {
 	for _, r := range p.rows {
+		b := r.Batch(len(p.names))
 		for _, n := range p.names {
-			if r.Get(n).IsNull() {
-				r.Set(n, Str(p.value))
+			if b.Get(n).IsNull() {
+				b.Set(n, Str(p.value))
 			}
 		}
+		b.Done()
 		if err := p.next.push(r); err != nil {
 			return err
 		}

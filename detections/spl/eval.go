@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"strings"
@@ -24,6 +25,9 @@ type Expr struct {
 
 // CompileEval compiles one eval expression, e.g. `if(x>1, "big", "small")`.
 func CompileEval(expr string) (*Expr, error) {
+	if len(expr) > MaxQueryBytes {
+		return nil, &ParseError{Pos: MaxQueryBytes, Msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(expr), MaxQueryBytes)}
+	}
 	toks, err := lex(expr, 0, modeEval)
 	if err != nil {
 		return nil, err
@@ -69,10 +73,19 @@ type evalCompiler struct {
 	// opaque: the expression reads fields it does not name (searchmatch), so fields is not
 	// all it reads.
 	opaque bool
+	// needs are the fields the expression cannot do without (see FieldNeed); references
+	// made while tolerant > 0 (inside isnull(), coalesce(), ...) are not needs by themselves.
+	needs    []FieldNeed
+	tolerant int
+	// argRefs is where each argument of the last parseArgs starts in refs.
+	argRefs []int
 }
 
 func (ec *evalCompiler) useField(name string) {
 	ec.refs = append(ec.refs, name)
+	if ec.tolerant == 0 {
+		ec.needs = append(ec.needs, FieldNeed{Fields: []string{name}})
+	}
 	if !ec.seen[name] {
 		ec.seen[name] = true
 		ec.fields = append(ec.fields, name)
@@ -83,70 +96,89 @@ func (ec *evalCompiler) useField(name string) {
 // OR < XOR < AND < NOT < comparison < + - . < * / % < unary.
 func (ec *evalCompiler) parseExpr() (evalFn, error) { return ec.parseOr() }
 
-func (ec *evalCompiler) parseOr() (evalFn, error) {
-	l, err := ec.parseXor()
+// Chains of one operator (a OR b OR c, a + b - c) run as a loop over their operands, not as
+// nested closures, so a long chain costs no stack; only real nesting does (see MaxNesting).
+
+// chain parses operand (kw operand)*.
+func (ec *evalCompiler) chain(kw string, operand func() (evalFn, error)) ([]evalFn, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for ec.ts.peek().isKw("OR") {
+	fns := []evalFn{l}
+	for ec.ts.peek().isKw(kw) {
 		ec.ts.next()
-		r, err := ec.parseXor()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		a, b := l, r
-		l = func(c *execCtx, row *Row) Value {
-			return boolVal(a(c, row).truthy() || b(c, row).truthy())
-		}
+		fns = append(fns, r)
 	}
-	return l, nil
+	return fns, nil
+}
+
+func (ec *evalCompiler) parseOr() (evalFn, error) {
+	fns, err := ec.chain("OR", ec.parseXor)
+	if err != nil || len(fns) == 1 {
+		return first(fns), err
+	}
+	return func(c *execCtx, row *Row) Value {
+		for _, f := range fns {
+			if f(c, row).truthy() {
+				return boolVal(true)
+			}
+		}
+		return boolVal(false)
+	}, nil
 }
 
 func (ec *evalCompiler) parseXor() (evalFn, error) {
-	l, err := ec.parseAnd()
-	if err != nil {
-		return nil, err
+	fns, err := ec.chain("XOR", ec.parseAnd)
+	if err != nil || len(fns) == 1 {
+		return first(fns), err
 	}
-	for ec.ts.peek().isKw("XOR") {
-		ec.ts.next()
-		r, err := ec.parseAnd()
-		if err != nil {
-			return nil, err
+	return func(c *execCtx, row *Row) Value {
+		odd := false
+		for _, f := range fns {
+			odd = odd != f(c, row).truthy()
 		}
-		a, b := l, r
-		l = func(c *execCtx, row *Row) Value {
-			return boolVal(a(c, row).truthy() != b(c, row).truthy())
-		}
-	}
-	return l, nil
+		return boolVal(odd)
+	}, nil
 }
 
 func (ec *evalCompiler) parseAnd() (evalFn, error) {
-	l, err := ec.parseNot()
-	if err != nil {
-		return nil, err
+	fns, err := ec.chain("AND", ec.parseNot)
+	if err != nil || len(fns) == 1 {
+		return first(fns), err
 	}
-	for ec.ts.peek().isKw("AND") {
-		ec.ts.next()
-		r, err := ec.parseNot()
-		if err != nil {
-			return nil, err
+	return func(c *execCtx, row *Row) Value {
+		for _, f := range fns {
+			if !f(c, row).truthy() {
+				return boolVal(false)
+			}
 		}
-		a, b := l, r
-		l = func(c *execCtx, row *Row) Value {
-			return boolVal(a(c, row).truthy() && b(c, row).truthy())
-		}
+		return boolVal(true)
+	}, nil
+}
+
+func first(fns []evalFn) evalFn {
+	if len(fns) == 0 {
+		return nil
 	}
-	return l, nil
+	return fns[0]
 }
 
 func (ec *evalCompiler) parseNot() (evalFn, error) {
-	if ec.ts.peek().isKw("NOT") {
+	if t := ec.ts.peek(); t.isKw("NOT") {
 		ec.ts.next()
+		if err := ec.ts.enter(t); err != nil {
+			return nil, err
+		}
 		x, err := ec.parseNot()
 		if err != nil {
 			return nil, err
 		}
+		ec.ts.leave()
 		return func(c *execCtx, row *Row) Value { return boolVal(!x(c, row).truthy()) }, nil
 	}
 	return ec.parseCmp()
@@ -157,11 +189,17 @@ func (ec *evalCompiler) parseCmp() (evalFn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// a < b < c nests (each comparison reads the previous one's result): a level per link.
+	depth := ec.ts.depth
+	defer func() { ec.ts.depth = depth }()
 	for {
 		t := ec.ts.peek()
 		switch {
 		case t.k == tOp && (t.s == "=" || t.s == "==" || t.s == "!=" || t.s == "<" || t.s == ">" || t.s == "<=" || t.s == ">="):
 			ec.ts.next()
+			if err := ec.ts.enter(t); err != nil {
+				return nil, err
+			}
 			r, err := ec.parseAdd()
 			if err != nil {
 				return nil, err
@@ -169,6 +207,9 @@ func (ec *evalCompiler) parseCmp() (evalFn, error) {
 			l = cmpFn(t.s, l, r)
 		case t.isKw("LIKE"):
 			ec.ts.next()
+			if err := ec.ts.enter(t); err != nil {
+				return nil, err
+			}
 			r, err := ec.parseAdd()
 			if err != nil {
 				return nil, err
@@ -178,6 +219,9 @@ func (ec *evalCompiler) parseCmp() (evalFn, error) {
 		case t.isKw("IN") && ec.ts.peek2().is("("):
 			ec.ts.next()
 			ec.ts.next()
+			if err := ec.ts.enter(t); err != nil {
+				return nil, err
+			}
 			args, err := ec.parseArgs()
 			if err != nil {
 				return nil, err
@@ -253,57 +297,81 @@ func inFn(x evalFn, list []evalFn) evalFn {
 	}
 }
 
-func (ec *evalCompiler) parseAdd() (evalFn, error) {
-	l, err := ec.parseMul()
+// binOp combines two evaluated operands of an arithmetic or concatenation operator.
+type binOp func(x, y Value) Value
+
+// fold parses operand (op operand)* for the operators in ops and evaluates the chain left to
+// right in a loop.
+func (ec *evalCompiler) fold(ops map[string]binOp, operand func() (evalFn, error)) (evalFn, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
+	var fns []evalFn
+	var applied []binOp
 	for {
 		t := ec.ts.peek()
-		if !(t.is("+") || t.is("-") || t.is(".")) {
-			return l, nil
+		op, ok := ops[t.s]
+		if t.k != tOp || !ok {
+			break
 		}
 		ec.ts.next()
-		r, err := ec.parseMul()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		a, b, op := l, r, t.s
-		switch op {
-		case ".":
-			l = func(c *execCtx, row *Row) Value {
-				x, y := a(c, row), b(c, row)
-				if x.IsNull() || y.IsNull() {
-					return Value{}
-				}
-				return Str(x.String() + y.String())
-			}
-		case "+":
-			l = func(c *execCtx, row *Row) Value {
-				x, y := a(c, row), b(c, row)
-				if x.IsNull() || y.IsNull() {
-					return Value{}
-				}
-				fx, okx := x.Number()
-				fy, oky := y.Number()
-				if okx && oky {
-					return Num(fx + fy)
-				}
-				if !okx && !oky {
-					return Str(x.String() + y.String())
-				}
-				return Value{}
-			}
-		default:
-			l = arith(a, b, func(x, y float64) (float64, bool) { return x - y, true })
-		}
+		fns = append(fns, r)
+		applied = append(applied, op)
 	}
+	if len(fns) == 0 {
+		return l, nil
+	}
+	return func(c *execCtx, row *Row) Value {
+		acc := l(c, row)
+		for i, f := range fns {
+			acc = applied[i](acc, f(c, row))
+		}
+		return acc
+	}, nil
 }
 
-func arith(a, b evalFn, f func(x, y float64) (float64, bool)) evalFn {
-	return func(c *execCtx, row *Row) Value {
-		x, okx := a(c, row).Number()
-		y, oky := b(c, row).Number()
+var addOps = map[string]binOp{
+	".": func(x, y Value) Value {
+		if x.IsNull() || y.IsNull() {
+			return Value{}
+		}
+		return Str(x.String() + y.String())
+	},
+	"+": func(x, y Value) Value {
+		if x.IsNull() || y.IsNull() {
+			return Value{}
+		}
+		fx, okx := x.Number()
+		fy, oky := y.Number()
+		if okx && oky {
+			return Num(fx + fy)
+		}
+		if !okx && !oky {
+			return Str(x.String() + y.String())
+		}
+		return Value{}
+	},
+	"-": arith(func(x, y float64) (float64, bool) { return x - y, true }),
+}
+
+var mulOps = map[string]binOp{
+	"*": arith(func(x, y float64) (float64, bool) { return x * y, true }),
+	// Division by zero gives null in Splunk.
+	"/": arith(func(x, y float64) (float64, bool) { return x / y, y != 0 }),
+	"%": arith(func(x, y float64) (float64, bool) { return math.Mod(x, y), y != 0 }),
+}
+
+func (ec *evalCompiler) parseAdd() (evalFn, error) { return ec.fold(addOps, ec.parseMul) }
+
+func arith(f func(x, y float64) (float64, bool)) binOp {
+	return func(a, b Value) Value {
+		x, okx := a.Number()
+		y, oky := b.Number()
 		if !okx || !oky {
 			return Value{}
 		}
@@ -315,41 +383,20 @@ func arith(a, b evalFn, f func(x, y float64) (float64, bool)) evalFn {
 	}
 }
 
-func (ec *evalCompiler) parseMul() (evalFn, error) {
-	l, err := ec.parseUnary()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		t := ec.ts.peek()
-		if !(t.is("*") || t.is("/") || t.is("%")) {
-			return l, nil
-		}
-		ec.ts.next()
-		r, err := ec.parseUnary()
-		if err != nil {
-			return nil, err
-		}
-		switch t.s {
-		case "*":
-			l = arith(l, r, func(x, y float64) (float64, bool) { return x * y, true })
-		case "/":
-			// Division by zero gives null in Splunk.
-			l = arith(l, r, func(x, y float64) (float64, bool) { return x / y, y != 0 })
-		default:
-			l = arith(l, r, func(x, y float64) (float64, bool) { return math.Mod(x, y), y != 0 })
-		}
-	}
-}
+func (ec *evalCompiler) parseMul() (evalFn, error) { return ec.fold(mulOps, ec.parseUnary) }
 
 func (ec *evalCompiler) parseUnary() (evalFn, error) {
 	t := ec.ts.peek()
 	if t.is("-") || t.is("+") {
 		ec.ts.next()
+		if err := ec.ts.enter(t); err != nil {
+			return nil, err
+		}
 		x, err := ec.parseUnary()
 		if err != nil {
 			return nil, err
 		}
+		ec.ts.leave()
 		if t.s == "+" {
 			return x, nil
 		}
@@ -384,7 +431,12 @@ func (ec *evalCompiler) parsePrimary() (evalFn, error) {
 	case tWord:
 		if ec.ts.peek().is("(") {
 			ec.ts.next()
-			return ec.parseCall(t)
+			if err := ec.ts.enter(t); err != nil {
+				return nil, err
+			}
+			fn, err := ec.parseCall(t)
+			ec.ts.leave()
+			return fn, err
 		}
 		switch strings.ToUpper(t.s) {
 		case "AND", "OR", "NOT", "XOR", "LIKE", "IN":
@@ -395,6 +447,9 @@ func (ec *evalCompiler) parsePrimary() (evalFn, error) {
 		return func(_ *execCtx, r *Row) Value { return r.Get(name) }, nil
 	case tOp:
 		if t.s == "(" {
+			if err := ec.ts.enter(t); err != nil {
+				return nil, err
+			}
 			x, err := ec.parseExpr()
 			if err != nil {
 				return nil, err
@@ -402,6 +457,7 @@ func (ec *evalCompiler) parsePrimary() (evalFn, error) {
 			if _, err := ec.ts.expectOp(")"); err != nil {
 				return nil, err
 			}
+			ec.ts.leave()
 			return x, nil
 		}
 	}
@@ -412,11 +468,14 @@ func (ec *evalCompiler) parsePrimary() (evalFn, error) {
 // (the opening one is already consumed).
 func (ec *evalCompiler) parseArgs() ([]evalFn, error) {
 	var args []evalFn
+	var starts []int
+	defer func() { ec.argRefs = starts }()
 	if ec.ts.peek().is(")") {
 		ec.ts.next()
 		return nil, nil
 	}
 	for {
+		starts = append(starts, len(ec.refs))
 		a, err := ec.parseExpr()
 		if err != nil {
 			return nil, err

@@ -46,6 +46,42 @@ type execCtx struct {
 	heldRows  int
 	heldBytes int64
 	ticks     int
+	deleter   EventDeleter
+	// notes counts the events in the run's range whose rows carried a Note.
+	notes noteCount
+}
+
+// noteCount counts, per Note, the events whose rows carried it, in the order first seen.
+type noteCount struct {
+	order []*Note
+	n     map[*Note]int
+}
+
+func (nc *noteCount) add(notes []*Note, events int) {
+	for _, n := range notes {
+		if nc.n == nil {
+			nc.n = map[*Note]int{}
+		}
+		if _, ok := nc.n[n]; !ok {
+			nc.order = append(nc.order, n)
+		}
+		nc.n[n] += events
+	}
+}
+
+func (nc *noteCount) merge(o *noteCount) {
+	for _, n := range o.order {
+		nc.add([]*Note{n}, o.n[n])
+	}
+}
+
+// warnings renders the counts, one line per note.
+func (nc *noteCount) warnings() []string {
+	var out []string
+	for _, n := range nc.order {
+		out = append(out, fmt.Sprintf(n.Text, nc.n[n]))
+	}
+	return out
 }
 
 func (c *execCtx) timeBound(s *sTime) (int64, bool) {
@@ -113,7 +149,10 @@ func newRunFrom(ctx context.Context, q *Query, env Env, sink proc, from int) (*r
 	if loc == nil {
 		loc = time.UTC
 	}
-	c := &execCtx{ctx: ctx, now: now, loc: loc, limits: env.Limits, risk: env.Risk, bounds: map[*sTime]int64{}}
+	if q.deletes && env.Deleter == nil {
+		return nil, ErrDeleteNotAllowed
+	}
+	c := &execCtx{ctx: ctx, now: now, loc: loc, limits: env.Limits, risk: env.Risk, bounds: map[*sTime]int64{}, deleter: env.Deleter}
 	r := &run{q: q, c: c, earliest: 0, latest: math.MaxInt64}
 	// Env bounds first, then the query's own modifiers override them.
 	if env.Earliest != "" {
@@ -248,10 +287,16 @@ func timeModifier(s *sTime, now time.Time, loc *time.Location) (int64, bool, err
 }
 
 // pushRow sends one row through the query; false once the query is finished.
-func (r *run) pushRow(row *Row) bool {
+func (r *run) pushRow(row *Row) (ok bool) {
 	if r.done {
 		return false
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			r.fail(recovered(v, rowLocation(row)))
+			ok = false
+		}
+	}()
 	if err := r.c.check(); err != nil {
 		r.fail(err)
 		return false
@@ -272,10 +317,15 @@ func (r *run) fail(err error) {
 	r.done = true
 }
 
-func (r *run) finish() error {
+func (r *run) finish() (err error) {
 	if r.err != nil {
 		return r.err
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = recovered(v, "")
+		}
+	}()
 	if err := r.c.ctxErr(); err != nil {
 		return err
 	}
@@ -285,11 +335,43 @@ func (r *run) finish() error {
 	return r.c.ctxErr()
 }
 
-// acceptsEvent applies the base search's time range and filter.
-func (r *run) acceptsEvent(ev *store.Event, row *Row) bool {
+// countNotes counts the notes of an event's row when the event is in the run's range and
+// streams (a shared scan reads the union of its members' streams).
+func (r *run) countNotes(ev *store.Event, row *Row, c *execCtx) {
+	if len(row.notes) > 0 && r.inScope(ev) {
+		c.notes.add(row.notes, 1)
+	}
+}
+
+// inScope reports whether ev is in the run's time range and streams.
+func (r *run) inScope(ev *store.Event) bool {
 	if ev.Time < r.earliest || ev.Time >= r.latest {
 		return false
 	}
+	return r.q.streams == nil || inStreams(r.q.streams, ev)
+}
+
+// inStreams is the store's stream selection: an empty member matches any value.
+func inStreams(streams []store.Stream, ev *store.Event) bool {
+	for _, st := range streams {
+		if (st.Index == "" || st.Index == ev.Index) && (st.Sourcetype == "" || st.Sourcetype == ev.Sourcetype) {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsEvent applies the base search's time range and filter. A panic fails the run.
+func (r *run) acceptsEvent(ev *store.Event, row *Row) (ok bool) {
+	if ev.Time < r.earliest || ev.Time >= r.latest {
+		return false
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			r.fail(recovered(v, eventLocation(ev)))
+			ok = false
+		}
+	}()
 	return r.q.base == nil || r.q.base.match(row, r.c)
 }
 
@@ -319,9 +401,14 @@ func eventRowInto(ev *store.Event, k Knowledge, buf []field) Row {
 	if ev.Received != 0 {
 		r.fields = append(r.fields, field{"_indextime", Num(float64(ev.Received / 1e9))})
 	}
-	for _, f := range ev.Fields {
-		r.Set(f.Name, Multi(f.Values))
+	if len(ev.Fields) > 0 {
+		b := r.Batch(len(ev.Fields))
+		for _, f := range ev.Fields {
+			b.Set(f.Name, Multi(f.Values))
+		}
+		b.Done()
 	}
+	r.ev = ev
 	if k != nil {
 		k.Extract(ev, &r)
 	}
@@ -380,6 +467,7 @@ func (q *Query) Run(ctx context.Context, env Env) (*Result, error) {
 		return nil, err
 	}
 	res.Fields = resultFields(q, s.names)
+	res.Warnings = s.c.notes.warnings()
 	return res, nil
 }
 
@@ -417,15 +505,28 @@ func (q *Query) Stream(ctx context.Context, env Env, emit func(Row) error) error
 	return err
 }
 
-func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sink, error) {
+func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (s *sink, err error) {
+	// The guards below tie a panic to its event; this one catches the rest.
+	defer func() {
+		if v := recover(); v != nil {
+			s, err = nil, recovered(v, "")
+		}
+	}()
 	ctx, cancel := withLimits(ctx, env.Limits)
 	defer cancel()
-	s := &sink{emit: emit, seen: map[string]bool{}}
+	s = &sink{emit: emit, seen: map[string]bool{}}
 	r, err := newRun(ctx, q, env, s)
 	if err != nil {
 		return nil, err
 	}
 	s.c = r.c
+	if env.Warn != nil {
+		defer func() {
+			for _, w := range r.c.notes.warnings() {
+				env.Warn(w)
+			}
+		}()
+	}
 	if q.gen != nil {
 		err := q.gen.generate(r.c, func(row *Row) error {
 			if !r.pushRow(row) {
@@ -441,8 +542,16 @@ func (q *Query) stream(ctx context.Context, env Env, emit func(Row) error) (*sin
 	if env.Events != nil {
 		sq := store.ScanQuery{Earliest: r.earliest, Latest: storeLatest(r.latest), Streams: q.streams, Terms: scanTerms([]sexpr{q.base})}
 		err := scanNewestFirst(ctx, env.Events, sq, r.c.now.UnixNano(), defaultDesc, func(ev *store.Event) error {
-			row := eventRow(ev, env.Knowledge, defaultRowCap)
+			row, err := buildRow(ev, env.Knowledge, defaultRowCap)
+			if err != nil {
+				r.fail(err)
+				return store.ErrStop
+			}
+			r.countNotes(ev, &row, r.c)
 			if !r.acceptsEvent(ev, &row) {
+				if r.done {
+					return store.ErrStop
+				}
 				return r.c.check()
 			}
 			if !r.pushRow(&row) {
@@ -497,9 +606,18 @@ func (q *Query) runRows(ctx context.Context, env Env, rows []Row) (*Result, erro
 // their time ranges and streams is read once, oldest first, and every event
 // is offered to each query. Generating queries (from, makeresults) run on their own.
 // Results and errors are indexed like qs.
-func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
-	results := make([]*Result, len(qs))
-	errs := make([]error, len(qs))
+func RunShared(ctx context.Context, qs []*Query, env Env) (results []*Result, errs []error) {
+	results = make([]*Result, len(qs))
+	errs = make([]error, len(qs))
+	// The guards inside tie a panic to one query and its event; this one catches the rest.
+	defer func() {
+		if v := recover(); v != nil {
+			perr := recovered(v, "")
+			for i := range qs {
+				results[i], errs[i] = nil, perr
+			}
+		}
+	}()
 	ctx, cancel := withLimits(ctx, env.Limits)
 	defer cancel()
 	workers := env.ScanWorkers
@@ -552,6 +670,7 @@ func RunShared(ctx context.Context, qs []*Query, env Env) ([]*Result, []error) {
 			continue
 		}
 		m.res.Fields = resultFields(m.r.q, m.s.names)
+		m.res.Warnings = m.r.c.notes.warnings()
 		results[m.i] = m.res
 	}
 	return results, errs
@@ -571,7 +690,7 @@ func sharedMembers(ctx context.Context, qs []*Query, env Env, workers int, resul
 			results[i], errs[i] = q.Run(ctx, env)
 			continue
 		}
-		m := &member{i: i, res: &Result{}}
+		m := &member{i: i, res: &Result{Coverage: &Coverage{Needs: q.needs}}}
 		if workers > 1 && env.Events != nil {
 			m.prefix = streamingPrefix(q)
 		}
@@ -629,7 +748,23 @@ func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, kno
 	accepted := make([]*member, 0, len(ms))
 	rowCap := defaultRowCap
 	return events.Scan(ctx, sq, func(ev *store.Event) error {
-		row := eventRow(ev, know, rowCap)
+		row, err := buildRow(ev, know, rowCap)
+		if err != nil {
+			// Every query that would have read the event fails; the others go on.
+			live := 0
+			for _, m := range ms {
+				if !m.r.done && m.r.inScope(ev) {
+					m.r.fail(err)
+				}
+				if !m.r.done {
+					live++
+				}
+			}
+			if live == 0 {
+				return store.ErrStop
+			}
+			return nil
+		}
 		// Size the next row like this one plus room for a few rex/eval fields:
 		// narrowed knowledge makes rows much smaller than defaultRowCap.
 		rowCap = row.Len() + 8
@@ -640,12 +775,17 @@ func scanSerial(ctx context.Context, events EventSource, sq store.ScanQuery, kno
 				continue
 			}
 			live++
+			m.r.countNotes(ev, &row, m.r.c)
+			if ev.Time >= m.r.earliest && ev.Time < m.r.latest {
+				m.res.Coverage.window(ev, m.r.q.streams)
+			}
 			if !m.r.acceptsEvent(ev, &row) {
 				if err := m.r.c.check(); err != nil {
 					m.r.fail(err)
 				}
 				continue
 			}
+			m.res.Coverage.count(&row, ev.Sourcetype)
 			accepted = append(accepted, m)
 		}
 		if live == 0 {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,31 @@ var funcArity = map[string]argRange{
 	"true": {0, 0}, "false": {0, 0}, "typeof": {1, 1}, "validate": {2, -1},
 }
 
+// coalesceNeed: coalesce(a, b, c) needs any one of its arguments, so the fields of arguments
+// that are plain field references form one need with alternatives; an argument without field
+// references (a literal) always has a value, and then nothing is needed.
+func coalesceNeed(refs []string, argStarts []int) []FieldNeed {
+	var alt []string
+	for i, start := range argStarts {
+		end := len(refs)
+		if i+1 < len(argStarts) {
+			end = argStarts[i+1]
+		}
+		if start == end {
+			return nil // a literal argument
+		}
+		for _, f := range refs[start:end] {
+			if !slices.Contains(alt, f) {
+				alt = append(alt, f)
+			}
+		}
+	}
+	if len(alt) == 0 {
+		return nil
+	}
+	return []FieldNeed{{Fields: alt}}
+}
+
 func (ec *evalCompiler) parseCall(name token) (evalFn, error) {
 	fname := strings.ToLower(name.s)
 	ar, ok := funcArity[fname]
@@ -38,9 +64,21 @@ func (ec *evalCompiler) parseCall(name token) (evalFn, error) {
 	}
 	// mvfilter evaluates its argument once per value of the field it names.
 	refStart := len(ec.refs)
+	// A missing field is an answer, not a failure, to these: what they read is no need.
+	tolerant := fname == "coalesce" || fname == "isnull" || fname == "isnotnull" || fname == "typeof" ||
+		fname == "isnum" || fname == "isstr" || fname == "null"
+	if tolerant {
+		ec.tolerant++
+	}
 	args, err := ec.parseArgs()
+	if tolerant {
+		ec.tolerant--
+	}
 	if err != nil {
 		return nil, err
+	}
+	if fname == "coalesce" && ec.tolerant == 0 {
+		ec.needs = append(ec.needs, coalesceNeed(ec.refs, ec.argRefs)...)
 	}
 	if len(args) < ar.min || (ar.max >= 0 && len(args) > ar.max) {
 		return nil, errAt(name, "%s() takes %s arguments, got %d", fname, arityText(ar), len(args))
@@ -555,7 +593,9 @@ func builtin(name string, a []evalFn) evalFn {
 			return Num(math.Log(x) / math.Log(base))
 		}
 	case "pow":
-		return arith(a[0], a[1], func(x, y float64) (float64, bool) { return math.Pow(x, y), true })
+		pow := arith(func(x, y float64) (float64, bool) { return math.Pow(x, y), true })
+		x, y := a[0], a[1]
+		return func(c *execCtx, r *Row) Value { return pow(x(c, r), y(c, r)) }
 	case "min", "max":
 		return func(c *execCtx, r *Row) Value {
 			// Eval min/max: numbers compare numerically, and strings are

@@ -2,6 +2,7 @@ package spl
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -16,6 +17,18 @@ func FuzzParse(f *testing.F) {
 		`a NOT b OR (c d) e=* f!=* g IN (1, "2*") earliest=-1d@d | dedup 2 a keepempty=t | fillnull | mvexpand a | rename a as b | fields - c | table b*`,
 		`x | rex mode=sed field=_raw "s/(a)/\1\1/2" | convert ctime(_time) mktime(t) dur2sec(d) | eventstats avg(x) by y`,
 	}
+	// Nesting at 10x MaxNesting: each must be refused, never overflow the stack.
+	deep := 10 * MaxNesting
+	seeds = append(seeds,
+		"search "+strings.Repeat("(", deep)+"x"+strings.Repeat(")", deep),
+		"search "+strings.Repeat("NOT ", deep)+"x",
+		"x | eval y="+strings.Repeat("(", deep)+"1"+strings.Repeat(")", deep),
+		"x | eval y="+strings.Repeat("not ", deep)+"1",
+		"x | eval y="+strings.Repeat("-", deep)+"1",
+		"x | eval y="+strings.Repeat("abs(", deep)+"1"+strings.Repeat(")", deep),
+		"x | where 1"+strings.Repeat("<1", deep),
+		"x | stats count(eval("+strings.Repeat("(", deep)+"a=1"+strings.Repeat(")", deep)+")) as n",
+	)
 	for _, s := range seeds {
 		f.Add(s)
 	}

@@ -22,16 +22,21 @@ type token struct {
 	pos int // byte offset in the expanded query
 }
 
+// maxTokenShown caps how much of a token an error message quotes.
+const maxTokenShown = 64
+
 func (t token) String() string {
+	s := t.s
+	if len(s) > maxTokenShown {
+		s = s[:maxTokenShown] + "…"
+	}
 	switch t.k {
 	case tEOF:
 		return "end of command"
-	case tString:
-		return fmt.Sprintf("%q", t.s)
 	case tField:
-		return "'" + t.s + "'"
+		return "'" + s + "'"
 	}
-	return fmt.Sprintf("%q", t.s)
+	return fmt.Sprintf("%q", s)
 }
 
 func (t token) is(op string) bool { return t.k == tOp && t.s == op }
@@ -235,10 +240,23 @@ func isIdentStart(c byte) bool {
 }
 func isIdent(c byte) bool { return isIdentStart(c) || isDigit(c) }
 
+// Bounds of what a search may ask of the parser. A search comes from whoever holds the API
+// token (or a console session), and every level of nesting is a level of recursion when it is
+// parsed and run; a Go stack overflow cannot be recovered, so the parser refuses before that.
+const (
+	// MaxQueryBytes is the longest search text, before and after macro expansion.
+	MaxQueryBytes = 256 << 10
+	// MaxNesting is how deeply parentheses, NOT, unary signs and function calls may nest in
+	// one search expression or eval expression.
+	MaxNesting = 100
+)
+
 // tokStream is a cursor over tokens.
 type tokStream struct {
 	toks []token
 	i    int
+	// depth is the current nesting of the expression being parsed (see MaxNesting).
+	depth int
 	// src is the command text starting at byte offset base of the query, so
 	// a parser can re-lex part of it in another mode (eval() inside stats).
 	src  string
@@ -260,6 +278,17 @@ func (ts *tokStream) next() token {
 	return t
 }
 func (ts *tokStream) eof() bool { return ts.peek().k == tEOF }
+
+// enter opens one level of nesting at t; leave closes it.
+func (ts *tokStream) enter(t token) error {
+	ts.depth++
+	if ts.depth > MaxNesting {
+		return errAt(t, "expression nested more than %d levels deep", MaxNesting)
+	}
+	return nil
+}
+
+func (ts *tokStream) leave() { ts.depth-- }
 
 func (ts *tokStream) expectOp(op string) (token, error) {
 	t := ts.next()

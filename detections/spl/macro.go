@@ -189,6 +189,10 @@ func expandMacros(q string, ms Macros, depth int) (string, error) {
 				return "", err
 			}
 			b.WriteString(exp)
+			if b.Len() > MaxQueryBytes {
+				// Macros that expand to several copies of each other grow exponentially.
+				return "", &ParseError{Pos: i, Tok: "`" + call + "`", Msg: fmt.Sprintf("search is longer than %d bytes after macro expansion", MaxQueryBytes)}
+			}
 			i += end + 1
 			continue
 		}

@@ -47,7 +47,7 @@ func renderNarrowResult(r *spl.Result) string {
 // that can skip calculated fields and with knowledge that cannot: the results must be equal,
 // and the skipping must only happen when every search names the fields it reads.
 func TestRunSharedNarrowing(t *testing.T) {
-	k, err := knowledge.New(knowledge.Options{Builtin: true})
+	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

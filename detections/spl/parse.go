@@ -21,7 +21,14 @@ type Query struct {
 	cmds    []command
 	// tableFields fixes Result.Fields when a final table command shapes the result.
 	tableFields []string
+	// deletes is set when the search has | delete, which needs Env.Deleter.
+	deletes bool
+	// needs are the fields the search reads from events (EventFields).
+	needs []FieldNeed
 }
+
+// Deletes reports whether the search removes events (| delete).
+func (q *Query) Deletes() bool { return q.deletes }
 
 // String returns the search after macro expansion.
 func (q *Query) String() string { return q.src }
@@ -69,6 +76,7 @@ var commandParsers = map[string]struct {
 	"mvexpand":   {modeArgs, parseMvexpand},
 	"top":        {modeArgs, parseTop},
 	"rare":       {modeArgs, parseTop},
+	"delete":     {modeArgs, parseDelete},
 }
 
 var generatorParsers = map[string]func(ts *tokStream, head token) (generator, error){
@@ -79,6 +87,9 @@ var generatorParsers = map[string]func(ts *tokStream, head token) (generator, er
 // Parse expands macros and parses query. Unknown commands, functions and
 // macros, bad regexes and syntax errors are reported here, before anything runs.
 func Parse(query string, macros Macros) (*Query, error) {
+	if len(query) > MaxQueryBytes {
+		return nil, &ParseError{Pos: MaxQueryBytes, Msg: fmt.Sprintf("search is %d bytes long; the limit is %d", len(query), MaxQueryBytes)}
+	}
 	src, err := expandMacros(query, macros, 0)
 	if err != nil {
 		return nil, err
@@ -172,6 +183,10 @@ func Parse(query string, macros Macros) (*Query, error) {
 		}
 	}
 	q.tableFields = finalTable(q.cmds)
+	if err := checkDelete(q, segs); err != nil {
+		return nil, err
+	}
+	q.needs = q.eventFields()
 	return q, nil
 }
 
@@ -355,7 +370,7 @@ func parseWhere(ts *tokStream, head token) (command, error) {
 	if err := expectEOF(ts); err != nil {
 		return nil, err
 	}
-	w := &whereCmd{fn: fn}
+	w := &whereCmd{fn: fn, needs: ec.needs}
 	if !ec.opaque {
 		w.fields = ec.fields
 		w.known = true
@@ -387,7 +402,7 @@ func parseEvalCmd(ts *tokStream, head token) (command, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd.assigns = append(cmd.assigns, evalAssign{name, fn})
+		cmd.assigns = append(cmd.assigns, evalAssign{name, fn, ec.needs})
 		nt := ts.next()
 		if nt.k == tEOF {
 			return cmd, nil

@@ -382,10 +382,14 @@ func parseSearchOr(ts *tokStream) (sexpr, error) {
 func parseSearchNot(ts *tokStream) (sexpr, error) {
 	if t := ts.peek(); t.k == tWord && t.s == "NOT" && !ts.peek2().is("=") {
 		ts.next()
+		if err := ts.enter(t); err != nil {
+			return nil, err
+		}
 		x, err := parseSearchNot(ts)
 		if err != nil {
 			return nil, err
 		}
+		ts.leave()
 		return sNot{x}, nil
 	}
 	return parseSearchPrimary(ts)
@@ -395,6 +399,9 @@ func parseSearchPrimary(ts *tokStream) (sexpr, error) {
 	t := ts.next()
 	switch {
 	case t.is("("):
+		if err := ts.enter(t); err != nil {
+			return nil, err
+		}
 		x, err := parseSearchAnd(ts)
 		if err != nil {
 			return nil, err
@@ -402,6 +409,7 @@ func parseSearchPrimary(ts *tokStream) (sexpr, error) {
 		if _, err := ts.expectOp(")"); err != nil {
 			return nil, err
 		}
+		ts.leave()
 		return x, nil
 	case t.k == tString:
 		return &sTerm{text: t.s, m: newKwMatcher(t.s, false)}, nil

@@ -19,14 +19,21 @@ const scanBatch = 512
 // streamstats, ...) and everything after it run on one goroutine in scan order.
 func streamingPrefix(q *Query) int {
 	for i, c := range q.cmds {
-		switch c.(type) {
-		case *searchCmd, *whereCmd, *evalCmd, *rexCmd, *binCmd:
-		default:
+		if _, ok := c.(rowLocal); !ok {
 			return i
 		}
 	}
 	return len(q.cmds)
 }
+
+// rowLocal marks the commands that act on each row alone (search, where, eval, rex, bin).
+type rowLocal interface{ rowLocal() }
+
+func (*searchCmd) rowLocal() {}
+func (*whereCmd) rowLocal()  {}
+func (*evalCmd) rowLocal()   {}
+func (*rexCmd) rowLocal()    {}
+func (*binCmd) rowLocal()    {}
 
 // batch is a run of consecutive events and, once ready is closed, the rows each
 // member's streaming prefix let through, in event order.
@@ -34,6 +41,9 @@ type batch struct {
 	evs   []*store.Event
 	rows  [][]Row // indexed like the members
 	ready chan struct{}
+	// failed holds a panic in one member's base search or prefix, or while building the row
+	// of an event the member would have read; indexed like the members.
+	failed []error
 }
 
 // collectProc ends a worker's copy of a streaming prefix: it keeps the rows.
@@ -59,6 +69,8 @@ type workerMember struct {
 	keep  []bool
 	// headroom is the spare capacity of a projected row (see prefixAdds).
 	headroom int
+	// cov counts this worker's share of the member's matched events (merged after the scan).
+	cov Coverage
 }
 
 // slab hands out the field slices of projected rows from large blocks, one allocation
@@ -101,7 +113,7 @@ func prefixAdds(q *Query, n int) int {
 
 // project copies the fields of row that wm's search may read.
 func (wm *workerMember) project(row *Row, sl *slab) Row {
-	out := Row{fields: sl.take(len(row.fields) + wm.headroom), lraw: row.lraw, lrawSet: row.lrawSet}
+	out := Row{fields: sl.take(len(row.fields) + wm.headroom), lraw: row.lraw, lrawSet: row.lrawSet, ev: row.ev, notes: row.notes}
 	for i, f := range row.fields {
 		if i >= len(wm.names) {
 			wm.names = append(wm.names, "")
@@ -136,8 +148,10 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	var wg sync.WaitGroup
 	// The per-worker copies are made before any goroutine starts: the ordered goroutine
 	// writes the members' execCtx (ticks, held rows) as soon as it runs.
+	all := make([][]workerMember, 0, workers)
 	for range workers {
 		wms := newWorkerMembers(ms)
+		all = append(all, wms)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -164,6 +178,9 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 					if err := m.r.c.check(); err != nil {
 						m.r.fail(err)
 					}
+				}
+				if !m.r.done && b.failed != nil && b.failed[j] != nil {
+					m.r.fail(b.failed[j])
 				}
 				if m.r.done {
 					stopped[j].Store(true)
@@ -203,6 +220,13 @@ func scanParallel(ctx context.Context, events EventSource, sq store.ScanQuery, k
 	close(order)
 	wg.Wait()
 	<-consumed
+	// The workers are done: their counters can be summed without locks.
+	for _, wms := range all {
+		for j := range wms {
+			ms[j].r.c.notes.merge(&wms[j].c.notes)
+			ms[j].res.Coverage.merge(&wms[j].cov)
+		}
+	}
 	return err
 }
 
@@ -211,8 +235,10 @@ func newWorkerMembers(ms []*member) []workerMember {
 	for j, m := range ms {
 		c := *m.r.c
 		c.reCache = nil
+		c.notes = noteCount{}
 		wm := &wms[j]
 		wm.c = &c
+		wm.cov.Needs = m.r.q.needs
 		var next proc = collectProc{out: &wm.out}
 		for i := m.prefix - 1; i >= 0; i-- {
 			next = m.r.q.cmds[i].start(wm.c, next)
@@ -227,56 +253,12 @@ func newWorkerMembers(ms []*member) []workerMember {
 }
 
 func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []atomic.Bool, know Knowledge) {
-	accepted := make([]int, 0, len(ms))
-	var sl slab
-	// scratch holds the event row while no member keeps it: when every accepting
-	// member gets a projection, the next event's row is built in the same slice.
-	scratch := make([]field, 0, defaultRowCap)
+	w := &worker{ms: ms, wms: wms, stopped: stopped, know: know, accepted: make([]int, 0, len(ms)),
+		scratch: make([]field, 0, defaultRowCap)}
 	for b := range jobs {
 		b.rows = make([][]Row, len(ms))
 		for _, ev := range b.evs {
-			row := eventRowInto(ev, know, scratch)
-			accepted = accepted[:0]
-			for j, m := range ms {
-				if stopped[j].Load() {
-					continue
-				}
-				if ev.Time < m.r.earliest || ev.Time >= m.r.latest {
-					continue
-				}
-				if m.r.q.base != nil && !m.r.q.base.match(&row, wms[j].c) {
-					continue
-				}
-				accepted = append(accepted, j)
-			}
-			// As in the serial scan, the last accepting member that needs the whole
-			// row takes the row itself; the others get copies.
-			whole := -1
-			for _, j := range accepted {
-				if wms[j].need == nil {
-					whole = j
-				}
-			}
-			for _, j := range accepted {
-				wm := &wms[j]
-				var c Row
-				switch {
-				case wm.need != nil:
-					c = wm.project(&row, &sl)
-				case j == whole:
-					_ = wm.head.push(&row)
-					continue
-				default:
-					c = row.Clone()
-				}
-				_ = wm.head.push(&c)
-			}
-			if whole >= 0 {
-				scratch = make([]field, 0, len(row.fields)+8)
-			} else {
-				// Keep the larger slice so the next row need not regrow.
-				scratch = row.fields[:0]
-			}
+			w.event(b, ev)
 		}
 		for j := range wms {
 			if len(wms[j].out) > 0 {
@@ -286,5 +268,91 @@ func runWorker(jobs <-chan *batch, ms []*member, wms []workerMember, stopped []a
 		}
 		b.evs = nil
 		close(b.ready)
+	}
+}
+
+// worker is one goroutine of the parallel scan.
+type worker struct {
+	ms       []*member
+	wms      []workerMember
+	stopped  []atomic.Bool
+	know     Knowledge
+	accepted []int
+	sl       slab
+	// scratch holds the event row while no member keeps it: when every accepting
+	// member gets a projection, the next event's row is built in the same slice.
+	scratch []field
+}
+
+// event builds ev's row and runs each accepting member's base search and streaming prefix on
+// it. A panic stops the member it belongs to, or, while the row is built, every member that
+// would have read the event; the batch hands the error to the ordered goroutine, which fails
+// the member after its earlier rows.
+func (w *worker) event(b *batch, ev *store.Event) {
+	stage := -1 // -1: building the row; j: member j's base search or prefix
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		// A member may hold the row's slice: never build into it again.
+		w.scratch = nil
+		err := recovered(v, eventLocation(ev))
+		for j, m := range w.ms {
+			if j == stage || stage < 0 && !w.stopped[j].Load() && m.r.inScope(ev) {
+				if b.failed == nil {
+					b.failed = make([]error, len(w.ms))
+				}
+				b.failed[j] = err
+				w.stopped[j].Store(true)
+			}
+		}
+	}()
+	row := eventRowInto(ev, w.know, w.scratch)
+	w.accepted = w.accepted[:0]
+	for j, m := range w.ms {
+		if w.stopped[j].Load() {
+			continue
+		}
+		if ev.Time < m.r.earliest || ev.Time >= m.r.latest {
+			continue
+		}
+		stage = j
+		m.r.countNotes(ev, &row, w.wms[j].c)
+		w.wms[j].cov.window(ev, m.r.q.streams)
+		if m.r.q.base != nil && !m.r.q.base.match(&row, w.wms[j].c) {
+			continue
+		}
+		w.wms[j].cov.count(&row, ev.Sourcetype)
+		w.accepted = append(w.accepted, j)
+	}
+	// As in the serial scan, the last accepting member that needs the whole
+	// row takes the row itself; the others get copies.
+	whole := -1
+	for _, j := range w.accepted {
+		if w.wms[j].need == nil {
+			whole = j
+		}
+	}
+	for _, j := range w.accepted {
+		wm := &w.wms[j]
+		stage = j
+		var c Row
+		switch {
+		case wm.need != nil:
+			c = wm.project(&row, &w.sl)
+		case j == whole:
+			_ = wm.head.push(&row)
+			continue
+		default:
+			c = row.Clone()
+		}
+		_ = wm.head.push(&c)
+	}
+	if whole >= 0 {
+		w.scratch = make([]field, 0, len(row.fields)+8)
+	} else {
+		// Keep the larger slice so the next row need not regrow.
+		w.scratch = row.fields[:0]
 	}
 }

@@ -16,6 +16,8 @@ type aggSpec struct {
 	// expr is fn(eval(...)): the value comes from an eval expression; a
 	// Boolean counts only when true (count(eval(status>=500))).
 	expr evalFn
+	// exprNeeds are the fields expr cannot do without.
+	exprNeeds []FieldNeed
 }
 
 var aggNames = map[string]string{
@@ -93,11 +95,11 @@ func parseAggs(ts *tokStream, head token) ([]aggSpec, error) {
 				return nil, errAt(f, "expected a field name")
 			}
 			if f.k == tWord && strings.EqualFold(f.s, "eval") && ts.peek().is("(") {
-				fn, err := parseStatsEval(ts, f)
+				fn, needs, err := parseStatsEval(ts, f)
 				if err != nil {
 					return nil, err
 				}
-				a.expr = fn
+				a.expr, a.exprNeeds = fn, needs
 				if !ts.peek2().isKw("as") {
 					if _, err := ts.expectOp(")"); err != nil {
 						return nil, err
@@ -136,14 +138,14 @@ func parseAggs(ts *tokStream, head token) ([]aggSpec, error) {
 
 // parseStatsEval reads eval(<expr>) inside a stats function: the tokens up to
 // the matching parenthesis are re-lexed as an eval expression.
-func parseStatsEval(ts *tokStream, evalTok token) (evalFn, error) {
+func parseStatsEval(ts *tokStream, evalTok token) (evalFn, []FieldNeed, error) {
 	open := ts.next() // "("
 	depth := 1
 	for depth > 0 {
 		t := ts.next()
 		switch {
 		case t.k == tEOF:
-			return nil, errAt(t, "unclosed eval(")
+			return nil, nil, errAt(t, "unclosed eval(")
 		case t.is("("):
 			depth++
 		case t.is(")"):
@@ -152,22 +154,22 @@ func parseStatsEval(ts *tokStream, evalTok token) (evalFn, error) {
 				text := ts.text(open.pos+1, t.pos)
 				toks, err := lex(text, open.pos+1, modeEval)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				ets := &tokStream{toks: toks}
 				ec := &evalCompiler{ts: ets, seen: map[string]bool{}}
 				fn, err := ec.parseExpr()
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if !ets.eof() {
-					return nil, errAt(ets.peek(), "unexpected token in eval()")
+					return nil, nil, errAt(ets.peek(), "unexpected token in eval()")
 				}
-				return fn, nil
+				return fn, ec.needs, nil
 			}
 		}
 	}
-	return nil, errAt(evalTok, "bad eval()")
+	return nil, nil, errAt(evalTok, "bad eval()")
 }
 
 func aggFromName(t token) (aggSpec, error) {

@@ -289,7 +289,7 @@ func renderResult(name string, r *spl.Result) string {
 func TestESCUDetectionsOnAttackData(t *testing.T) {
 	data := fixtures.Testdata(t, "samples", "escu-attack-data")
 	names, qs := escuQueries(t)
-	k, err := knowledge.New(knowledge.Options{Builtin: true})
+	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func startRealHEC(t *testing.T, now time.Time, tz *time.Location) (string, *stor
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pl, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: tz, Logger: logger, MaxEventSize: 5 << 20})
+	pl, err := indextime.New(indextime.Options{Props: props, Transforms: transforms, DefaultTZ: tz, MaxEventSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

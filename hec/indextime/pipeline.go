@@ -16,9 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -41,7 +39,6 @@ type Options struct {
 	// DefaultTZ reads timestamps without a zone when props has no TZ; nil means the server's
 	// local zone, as splunkd does.
 	DefaultTZ *time.Location
-	Logger    *slog.Logger
 	// MaxEventSize refuses (ErrEventTooLarge) an event still longer than this many bytes
 	// after TRUNCATE; 0 means no limit.
 	MaxEventSize int
@@ -65,18 +62,16 @@ func (e *EventTooLargeError) Is(target error) bool { return target == ErrEventTo
 
 // Pipeline applies index-time settings. It is safe for concurrent use.
 type Pipeline struct {
-	logger         *slog.Logger
 	maxEventSize   int
 	defaultTZ      *time.Location
 	defaultBreaker *regexp.Regexp
 
-	transforms  *conf.Config
-	compiledTr  map[string]*transform // nil value: skipped transform
-	defaults    *propStanza
-	sourcetypes map[string]*propStanza
-	hosts       []*propStanza
-	sources     []*propStanza
-	warned      map[string]bool
+	transforms *conf.Config
+	compiledTr map[string]*transform // nil value: skipped transform
+	resolver   *conf.Resolver
+	stanzas    map[string]*propStanza // by stanza name
+	warned     map[string]bool
+	findings   []conf.Finding
 
 	mu    sync.RWMutex
 	plans map[planKey]*plan
@@ -91,18 +86,14 @@ const maxPlans = 4096
 // reference, so a bad setting is reported at startup with its stanza and key.
 func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
-		logger:         opts.Logger,
 		maxEventSize:   opts.MaxEventSize,
 		defaultTZ:      opts.DefaultTZ,
 		defaultBreaker: regexp.MustCompile(`([\r\n]+)`),
 		transforms:     opts.Transforms,
 		compiledTr:     map[string]*transform{},
-		sourcetypes:    map[string]*propStanza{},
+		stanzas:        map[string]*propStanza{},
 		warned:         map[string]bool{},
 		plans:          map[planKey]*plan{},
-	}
-	if p.logger == nil {
-		p.logger = slog.New(slog.DiscardHandler)
 	}
 	if p.defaultTZ == nil {
 		p.defaultTZ = time.Local
@@ -111,37 +102,18 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("indextime: negative MaxEventSize %d", opts.MaxEventSize)
 	}
 	props := opts.Props
-	if props.Has(conf.DefaultStanza) {
-		ps, err := p.compileStanza(conf.DefaultStanza, kindDefault, props.Own(conf.DefaultStanza))
-		if err != nil {
-			return nil, err
-		}
-		p.defaults = ps
-	}
-	var errs []error
-	for _, name := range props.Names() {
-		kind := kindSourcetype
-		switch {
-		case strings.HasPrefix(name, "source::"):
-			kind = kindSource
-		case strings.HasPrefix(name, "host::"):
-			kind = kindHost
-		case strings.HasPrefix(name, "rule::"), strings.HasPrefix(name, "delayedrule::"):
+	resolver, errs := conf.NewResolver(props)
+	p.resolver = resolver
+	for _, sp := range resolver.Specs() {
+		if sp.Kind == conf.SpecRule || sp.Kind == conf.SpecDelayedRule {
 			continue
 		}
-		ps, err := p.compileStanza(name, kind, props.Own(name))
+		ps, err := p.compileStanza(sp, props.Own(sp.Name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		switch kind {
-		case kindSource:
-			p.sources = append(p.sources, ps)
-		case kindHost:
-			p.hosts = append(p.hosts, ps)
-		default:
-			p.sourcetypes[name] = ps
-		}
+		p.stanzas[sp.Name] = ps
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -159,7 +131,13 @@ func (p *Pipeline) transform(name string) (*transform, bool, error) {
 		return nil, false, fmt.Errorf("transforms.conf has no stanza [%s]", name)
 	}
 	st, _ := p.transforms.Stanza(name)
-	t, ok, err := compileTransform(name, st, p.logger)
+	t, ok, err := compileTransform(name, st, func(key, msg string) {
+		if key == "" {
+			p.findings = append(p.findings, p.transforms.StanzaFinding(conf.Problem, "transforms.conf", name, "%s", msg))
+			return
+		}
+		p.findings = append(p.findings, conf.KeyFinding(conf.Problem, "transforms.conf", name, st[key], "%s", msg))
+	})
 	if err != nil {
 		return nil, false, err
 	}
@@ -170,24 +148,31 @@ func (p *Pipeline) transform(name string) (*transform, bool, error) {
 	return t, ok, nil
 }
 
-func (p *Pipeline) warnOnce(msg, stanza, key string) {
-	k := msg + "\x00" + stanza
+// note records a setting index time cannot honour, once per stanza and key.
+func (p *Pipeline) note(sev conf.Severity, stanza string, kv conf.KV, msg string) {
+	k := stanza + "\x00" + kv.Key
 	if p.warned[k] {
 		return
 	}
 	p.warned[k] = true
-	p.logger.Warn(msg, "stanza", stanza, "key", key)
+	p.findings = append(p.findings, conf.KeyFinding(sev, "props.conf", stanza, kv, "%s", msg))
 }
+
+// Findings are the settings New accepted but cannot honour (SHOULD_LINEMERGE = true,
+// unsupported transforms, ...), for the caller to log once or `btool check` to print.
+func (p *Pipeline) Findings() []conf.Finding { return append([]conf.Finding(nil), p.findings...) }
 
 func (p *Pipeline) plan(sourcetype, source, host string) *plan {
 	// Host and source only matter when such stanzas exist; keying on them otherwise would let
 	// clients grow the cache for nothing.
 	k := planKey{sourcetype: sourcetype}
-	if len(p.sources) > 0 {
-		k.source = source
-	}
-	if len(p.hosts) > 0 {
-		k.host = host
+	if hosts, sources := p.resolver.Scoped(); hosts || sources {
+		if sources {
+			k.source = source
+		}
+		if hosts {
+			k.host = host
+		}
 	}
 	p.mu.RLock()
 	pl, ok := p.plans[k]

@@ -1,9 +1,7 @@
 package indextime
 
 import (
-	"bytes"
 	"errors"
-	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -434,21 +432,25 @@ func TestAcceptedRegexSyntax(t *testing.T) {
 	}
 }
 
-func TestUnsupportedSettingsWarnOnce(t *testing.T) {
-	var buf bytes.Buffer
-	_, err := New(Options{
+func TestUnsupportedSettingsReportedOnce(t *testing.T) {
+	p, err := New(Options{
 		Props:      mustConf(t, "props.conf", "[a]\nSHOULD_LINEMERGE = true\nTRANSFORMS-x = ev, route\n[b]\nTRANSFORMS-y = ev\n"),
 		Transforms: mustConf(t, "transforms.conf", "[ev]\nINGEST_EVAL = x=1\n[route]\nREGEX = (.)\nDEST_KEY = _TCP_ROUTING\nFORMAT = grp\n"),
-		Logger:     slog.New(slog.NewTextHandler(&buf, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := buf.String()
-	for _, w := range []string{"SHOULD_LINEMERGE = true is not supported", "INGEST_EVAL is not supported", "unsupported transforms.conf DEST_KEY"} {
-		if strings.Count(out, w) != 1 {
-			t.Errorf("want one %q warning in:\n%s", w, out)
-		}
+	var got []string
+	for _, f := range p.Findings() {
+		got = append(got, f.Severity.String()+" "+f.String())
+	}
+	want := []string{
+		`error props.conf:2: [a] SHOULD_LINEMERGE: SHOULD_LINEMERGE = true is not supported; events are broken by LINE_BREAKER only`,
+		`error transforms.conf:2: [ev] INGEST_EVAL: INGEST_EVAL is not supported; transform skipped`,
+		`error transforms.conf:5: [route] DEST_KEY: DEST_KEY "_TCP_ROUTING" is not supported; transform skipped`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings\n got %q\nwant %q", got, want)
 	}
 }
 

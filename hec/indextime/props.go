@@ -1,6 +1,7 @@
 package indextime
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -9,16 +10,6 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/internal/conf"
-)
-
-type stanzaKind int
-
-// Ascending precedence: props.conf gives source:: over host:: over the sourcetype stanza.
-const (
-	kindDefault stanzaKind = iota
-	kindSourcetype
-	kindHost
-	kindSource
 )
 
 // setting is one props key with its compiled form.
@@ -34,11 +25,9 @@ type setting struct {
 	datetime string
 }
 
+// propStanza is the compiled index-time settings of one props.conf stanza.
 type propStanza struct {
 	name     string
-	kind     stanzaKind
-	match    *regexp.Regexp // host:: and source:: patterns
-	priority int
 	settings map[string]*setting
 }
 
@@ -57,7 +46,19 @@ type plan struct {
 	transforms []*transform
 }
 
-// keys hecrisk reads from props.conf at index time; everything else is search time or unsupported.
+// PropsKeys are the props.conf settings index time reads (names ending in '-' are classes).
+func PropsKeys() []string {
+	return []string{"LINE_BREAKER", "TIME_PREFIX", "TRUNCATE", "MAX_TIMESTAMP_LOOKAHEAD", "MAX_DAYS_AGO",
+		"MAX_DAYS_HENCE", "TIME_FORMAT", "TZ", "DATETIME_CONFIG", "SHOULD_LINEMERGE", "SEDCMD-", "TRANSFORMS-"}
+}
+
+// TransformsKeys are the transforms.conf settings index-time transforms read.
+func TransformsKeys() []string {
+	return []string{"REGEX", "FORMAT", "LOOKAHEAD", "REPEAT_MATCH", "CLEAN_KEYS", "DEFAULT_VALUE", "SOURCE_KEY",
+		"WRITE_META", "DEST_KEY"}
+}
+
+// compileSetting compiles the index-time keys (PropsKeys); ok is false for any other key.
 func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, error) {
 	s := &setting{kv: kv, stanza: stanza}
 	v := strings.TrimSpace(kv.Value)
@@ -107,7 +108,7 @@ func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, err
 			s.datetime = up
 		default:
 			// A custom datetime.xml path: keep automatic recognition, which stands in for it.
-			p.warnOnce("DATETIME_CONFIG file is not supported; automatic timestamp recognition is used", stanza, key)
+			p.note(conf.Note, stanza, kv, "DATETIME_CONFIG file is not supported; automatic timestamp recognition is used")
 		}
 	case key == "SHOULD_LINEMERGE":
 		b, err := conf.ParseBool(v)
@@ -116,7 +117,7 @@ func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, err
 		}
 		s.boolean = b
 		if b {
-			p.warnOnce("SHOULD_LINEMERGE = true is not supported; events are broken by LINE_BREAKER only", stanza, key)
+			p.note(conf.Problem, stanza, kv, "SHOULD_LINEMERGE = true is not supported; events are broken by LINE_BREAKER only")
 		}
 	case strings.HasPrefix(key, "SEDCMD-"):
 		cmd, err := parseSed(stanza, key, kv.Value)
@@ -144,71 +145,31 @@ func compileSetting(p *Pipeline, stanza string, kv conf.KV) (*setting, bool, err
 	return s, true, nil
 }
 
-func (p *Pipeline) compileStanza(name string, kind stanzaKind, kvs map[string]conf.KV) (*propStanza, error) {
-	ps := &propStanza{name: name, kind: kind, settings: map[string]*setting{}}
+func (p *Pipeline) compileStanza(sp *conf.Spec, kvs map[string]conf.KV) (*propStanza, error) {
+	ps := &propStanza{name: sp.Name, settings: map[string]*setting{}}
+	var errs []error
 	for _, k := range conf.SortedKeys(kvs) {
-		s, ok, err := compileSetting(p, name, kvs[k])
+		kv := kvs[k]
+		s, ok, err := compileSetting(p, sp.Name, kv)
 		if err != nil {
-			return nil, err
+			if kv.File != "" {
+				err = fmt.Errorf("%s:%d: %w", kv.File, kv.Line, err)
+			}
+			errs = append(errs, err)
+			continue
 		}
 		if ok {
 			ps.settings[k] = s
 		}
 	}
-	if kind == kindHost || kind == kindSource {
-		pattern := name[strings.Index(name, "::")+2:]
-		re, literal, err := compileSpecPattern(pattern)
-		if err != nil {
-			return nil, fmt.Errorf("props.conf [%s]: invalid pattern: %w", name, err)
-		}
-		ps.match = re
-		// props.conf: a literal stanza defaults to priority 100, a pattern to 0.
-		if literal {
-			ps.priority = 100
-		}
-		if kv, ok := kvs["priority"]; ok {
-			n, err := strconv.Atoi(strings.TrimSpace(kv.Value))
-			if err != nil {
-				return nil, fmt.Errorf("props.conf [%s] priority: %q is not an integer", name, kv.Value)
-			}
-			ps.priority = n
-		}
-	}
-	return ps, nil
+	return ps, errors.Join(errs...)
 }
 
 // resolve merges the stanzas that apply, lowest precedence first, key by key.
 func (p *Pipeline) resolve(sourcetype, source, host string) *plan {
-	var applied []*propStanza
-	if p.defaults != nil {
-		applied = append(applied, p.defaults)
-	}
-	if st, ok := p.sourcetypes[sourcetype]; ok {
-		applied = append(applied, st)
-	}
-	for _, group := range []struct {
-		list  []*propStanza
-		value string
-	}{{p.hosts, host}, {p.sources, source}} {
-		var hit []*propStanza
-		for _, ps := range group.list {
-			if ps.match.MatchString(group.value) {
-				hit = append(hit, ps)
-			}
-		}
-		// Within a type: higher priority wins; at equal priority the lower ASCII name wins.
-		// Sort so winners come last.
-		sort.SliceStable(hit, func(i, j int) bool {
-			if hit[i].priority != hit[j].priority {
-				return hit[i].priority < hit[j].priority
-			}
-			return hit[i].name > hit[j].name
-		})
-		applied = append(applied, hit...)
-	}
 	eff := map[string]*setting{}
-	for _, ps := range applied {
-		for k, s := range ps.settings {
+	for _, sp := range p.resolver.Match(sourcetype, source, host) {
+		for k, s := range p.stanzas[sp.Name].settings {
 			eff[k] = s
 		}
 	}

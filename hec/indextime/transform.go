@@ -2,7 +2,6 @@ package indextime
 
 import (
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,21 +49,21 @@ type transform struct {
 	cleanKeys bool
 }
 
-// compileTransform builds an index-time transform. ok is false (with a logged warning) for a
-// stanza that has nothing hecrisk can do at index time, so one unsupported transform does not
-// stop ingestion of everything else.
-func compileTransform(name string, st map[string]conf.KV, logger *slog.Logger) (*transform, bool, error) {
+// compileTransform builds an index-time transform. ok is false (with a finding through skip)
+// for a stanza that has nothing hecrisk can do at index time, so one unsupported transform does
+// not stop ingestion of everything else.
+func compileTransform(name string, st map[string]conf.KV, skip func(key, msg string)) (*transform, bool, error) {
 	get := func(k string) (string, bool) {
 		kv, ok := st[k]
 		return kv.Value, ok
 	}
 	if _, ok := get("INGEST_EVAL"); ok {
-		logger.Warn("transforms.conf INGEST_EVAL is not supported; transform skipped", "stanza", name)
+		skip("INGEST_EVAL", "INGEST_EVAL is not supported; transform skipped")
 		return nil, false, nil
 	}
 	pattern, ok := get("REGEX")
 	if !ok || pattern == "" {
-		logger.Warn("index-time transform has no REGEX; skipped", "stanza", name)
+		skip("", "index-time transform has no REGEX; skipped")
 		return nil, false, nil
 	}
 	re, err := compileRegex("transforms.conf", name, "REGEX", pattern)
@@ -132,7 +131,7 @@ func compileTransform(name string, st map[string]conf.KV, logger *slog.Logger) (
 		}
 		return t, true, nil
 	case !hasDest:
-		logger.Warn("index-time transform needs DEST_KEY or WRITE_META = true; skipped", "stanza", name)
+		skip("", "index-time transform needs DEST_KEY or WRITE_META = true; skipped")
 		return nil, false, nil
 	case dk == "_raw":
 		t.dest = destRaw
@@ -147,7 +146,7 @@ func compileTransform(name string, st map[string]conf.KV, logger *slog.Logger) (
 	case dk == "queue":
 		t.dest = destQueue
 	default:
-		logger.Warn("unsupported transforms.conf DEST_KEY; transform skipped", "stanza", name, "dest_key", dk)
+		skip("DEST_KEY", fmt.Sprintf("DEST_KEY %q is not supported; transform skipped", dk))
 		return nil, false, nil
 	}
 	if !hasFormat {

@@ -1,9 +1,7 @@
 package conf
 
 import (
-	"bytes"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -236,26 +234,23 @@ func TestLoadTAOllama(t *testing.T) {
 	}
 }
 
-func TestReportUnknown(t *testing.T) {
-	f, err := ParseString("inputs.conf", "[http]\nport = 8088\nbogus = 1\n[http://tok]\ntoken = x\nfields_a = 1\nindexes = main\n")
+func TestCheckKeys(t *testing.T) {
+	f, err := ParseString("props.conf", "[st]\nTZ = UTC\nSHOULD_LINEMERGE = true\nEXTRCT-x = y\nEXTRACT-ok = (?<a>b)\nEXTRACT- = z\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	got := Merge(f).ReportUnknown(logger, []string{"port", "token", "fields_*"}, nil)
-	var keys []string
-	for _, kv := range got {
-		keys = append(keys, kv.Key)
+	got := CheckKeys(Merge(f), "props.conf", "st", NewKeySet([]string{"TZ", "EXTRACT-"}), NewKeySet(SplunkPropsKeys()))
+	var lines []string
+	for _, fd := range got {
+		lines = append(lines, fd.Severity.String()+" "+fd.String())
 	}
-	if want := []string{"bogus", "indexes"}; !reflect.DeepEqual(keys, want) {
-		t.Errorf("unknown = %v, want %v", keys, want)
+	want := []string{
+		`error props.conf:6: [st] EXTRACT-: unknown attribute (value "z"): not a props.conf setting`,
+		`error props.conf:4: [st] EXTRCT-x: unknown attribute (value "y"): not a props.conf setting`,
+		`note props.conf:3: [st] SHOULD_LINEMERGE: not supported by hecrisk, ignored (value "true")`,
 	}
-	if n := strings.Count(buf.String(), "unknown conf setting"); n != 2 {
-		t.Errorf("logged %d warnings:\n%s", n, buf.String())
-	}
-	if !strings.Contains(buf.String(), "line=3") {
-		t.Errorf("warning lacks line: %s", buf.String())
+	if !reflect.DeepEqual(lines, want) {
+		t.Errorf("findings\n got %q\nwant %q", lines, want)
 	}
 }
 
@@ -305,27 +300,6 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-func TestFallbackReplacesWholeStanzas(t *testing.T) {
-	base, err := ParseString("builtin/props.conf", "[ollama:server]\nTIME_PREFIX = x\nTZ = UTC\n[ollama:api]\nKV_MODE = none\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, err := ParseString("ta/props.conf", "[ollama:server]\nTIME_PREFIX = y\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := Merge(user).Fallback(Merge(base))
-	if v, _ := got.Get("ollama:server", "TIME_PREFIX"); v != "y" {
-		t.Errorf("user stanza must win: TIME_PREFIX = %q", v)
-	}
-	if _, ok := got.Get("ollama:server", "TZ"); ok {
-		t.Errorf("a user stanza replaces the built-in one whole; TZ must not leak through")
-	}
-	if v, _ := got.Get("ollama:api", "KV_MODE"); v != "none" {
-		t.Errorf("built-in stanza missing from user config must be kept: KV_MODE = %q", v)
-	}
-}
-
 // FuzzParse: any input either parses or fails with a SyntaxError naming a line of the input.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"[a]\nk = v\n", "g=1\n[b]\nx = a\\\nb\n", "[x\n", "junk\n", "#c\n[]\n=\n", "\uFEFF[a]\r\nk=\\"} {
@@ -352,33 +326,4 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = Merge(file).Names()
 	})
-}
-
-func TestFallback(t *testing.T) {
-	base, err := ParseString("builtin/props.conf", "[st]\nA = base\nB = base\n[only_base]\nX = 1\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, err := ParseString("user/props.conf", "[st]\nA = user\n[only_user]\nY = 2\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := Merge(user).Fallback(Merge(base))
-	if v, _ := got.Get("st", "A"); v != "user" {
-		t.Errorf("A = %q, want user", v)
-	}
-	// The user stanza replaces the base stanza whole: B is not mixed in.
-	if _, ok := got.Get("st", "B"); ok {
-		t.Error("B leaked from the base stanza")
-	}
-	if v, _ := got.Get("only_base", "X"); v != "1" {
-		t.Errorf("X = %q", v)
-	}
-	if want := []string{"only_base", "only_user", "st"}; !reflect.DeepEqual(got.Names(), want) {
-		t.Errorf("Names = %v", got.Names())
-	}
-	var nilConf *Config
-	if v, _ := nilConf.Fallback(Merge(base)).Get("st", "B"); v != "base" {
-		t.Errorf("nil receiver: B = %q", v)
-	}
 }

@@ -1,41 +1,66 @@
 package conf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// Layers names the directories a .conf file is looked up in.
+// Layers names the places a .conf file is looked up in.
 type Layers struct {
 	// ConfDir holds files that win over every app, like $SPLUNK_HOME/etc/system/local.
 	ConfDir string
 	// Apps are app directories, each with optional default/ and local/ subdirectories.
 	Apps []string
+	// Builtin, when set, is an app compiled into the binary. Its default/ is the lowest layer,
+	// where $SPLUNK_HOME/etc/system/default sits in Splunk.
+	Builtin *BuiltinApp
+}
+
+// BuiltinApp is an app embedded in the binary.
+type BuiltinApp struct {
+	// FS holds default/<name>.conf.
+	FS fs.FS
+	// Path names the app in positions, warnings and btool --debug: a setting read from it is
+	// shown as Path + "/default/props.conf".
+	Path string
 }
 
 // Config is the merged view of one .conf name across layers.
 type Config struct {
 	stanzas map[string]map[string]KV
-	files   []string
+	// heads is where each stanza's header was read, in the highest layer that has it.
+	heads map[string]KV
+	files []string
 }
 
-// Load reads confName (e.g. "props.conf") from every layer and merges it. Missing files are
-// skipped; a present but malformed file is an error.
+// Paths lists the files Load reads for confName, lowest precedence first. Built-in files are
+// named by BuiltinApp.Path; files that do not exist are listed too.
 //
-// Precedence (lowest first), as splunkd's global context: every app's default/, then every
-// app's local/, then ConfDir. Inside each group apps are ordered by directory name in ASCII
-// order, and a lower name wins ("A" over "Z").
-func (l Layers) Load(confName string) (*Config, error) {
-	apps := append([]string(nil), l.Apps...)
-	// Reverse ASCII order so the app that must win is merged last.
+// Precedence (lowest first), as splunkd's global context (Splunk Admin Manual, "Configuration
+// file precedence"): the built-in app's default/ (system/default), every app's default/, every
+// app's local/, then ConfDir (system/local). Inside each group apps are ordered by directory
+// name in ASCII order and a lower name wins: digits before upper case before lower case, and
+// "app10" before "app2", because names are compared byte by byte, not as numbers. Two apps
+// with the same directory name keep the order they were given in, the first winning.
+func (l Layers) Paths(confName string) []string {
+	// Reverse ASCII order so the app that must win is merged last; the input is reversed
+	// first so that, of two equal names, the one given first ends up last.
+	apps := make([]string, len(l.Apps))
+	for i, a := range l.Apps {
+		apps[len(apps)-1-i] = a
+	}
 	sort.SliceStable(apps, func(i, j int) bool { return filepath.Base(apps[i]) > filepath.Base(apps[j]) })
 	var paths []string
+	if l.Builtin != nil {
+		paths = append(paths, path.Join(l.Builtin.Path, "default", confName))
+	}
 	for _, sub := range []string{"default", "local"} {
 		for _, app := range apps {
 			paths = append(paths, filepath.Join(app, sub, confName))
@@ -44,7 +69,33 @@ func (l Layers) Load(confName string) (*Config, error) {
 	if l.ConfDir != "" {
 		paths = append(paths, filepath.Join(l.ConfDir, confName))
 	}
+	return paths
+}
+
+// Load reads confName (e.g. "props.conf") from every layer (see Paths) and merges it
+// setting by setting: a higher layer that names a stanza replaces only the settings it sets.
+// Missing files are skipped; a present but malformed file is an error.
+func (l Layers) Load(confName string) (*Config, error) {
 	var files []*File
+	if l.Builtin != nil {
+		name := path.Join(l.Builtin.Path, "default", confName)
+		b, err := fs.ReadFile(l.Builtin.FS, path.Join("default", confName))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("read built-in %s: %w", name, err)
+		default:
+			f, err := Parse(name, bytes.NewReader(b))
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, f)
+		}
+	}
+	paths := l.Paths(confName)
+	if l.Builtin != nil {
+		paths = paths[1:]
+	}
 	for _, p := range paths {
 		f, err := ParseFile(p)
 		if err != nil {
@@ -60,7 +111,7 @@ func (l Layers) Load(confName string) (*Config, error) {
 
 // Merge layers parsed files; a later file wins over an earlier one key by key.
 func Merge(files ...*File) *Config {
-	c := &Config{stanzas: map[string]map[string]KV{}}
+	c := &Config{stanzas: map[string]map[string]KV{}, heads: map[string]KV{}}
 	for _, f := range files {
 		c.files = append(c.files, f.Name)
 		for _, s := range f.Stanzas {
@@ -69,6 +120,7 @@ func Merge(files ...*File) *Config {
 				m = map[string]KV{}
 				c.stanzas[s.Name] = m
 			}
+			c.heads[s.Name] = KV{File: s.File, Line: s.Line}
 			for _, kv := range s.KVs {
 				m[kv.Key] = kv
 			}
@@ -109,6 +161,16 @@ func (c *Config) Stanza(name string) (map[string]KV, bool) {
 		out[k] = v
 	}
 	return out, ok
+}
+
+// Head returns where the stanza's header was read, in the highest layer that has it (File
+// and Line only).
+func (c *Config) Head(name string) (KV, bool) {
+	if c == nil {
+		return KV{}, false
+	}
+	kv, ok := c.heads[name]
+	return kv, ok
 }
 
 // Own returns only the keys set in the stanza itself, without [default].
@@ -161,53 +223,6 @@ func SortedKeys(m map[string]KV) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// ReportUnknown logs every key that is not in known, once per (stanza, key), with its file and
-// line, and returns them. An entry of known ending in '-' or '*' matches a prefix
-// ("SEDCMD-", "fields_*"). Stanzas listed in stanzas are checked; nil means all of them.
-func (c *Config) ReportUnknown(logger *slog.Logger, known []string, stanzas []string) []KV {
-	if c == nil {
-		return nil
-	}
-	if stanzas == nil {
-		stanzas = append(c.Names(), DefaultStanza)
-	}
-	exact := map[string]bool{}
-	var prefixes []string
-	for _, k := range known {
-		switch {
-		case strings.HasSuffix(k, "*"):
-			prefixes = append(prefixes, strings.TrimSuffix(k, "*"))
-		case strings.HasSuffix(k, "-"):
-			prefixes = append(prefixes, k)
-		default:
-			exact[k] = true
-		}
-	}
-	var out []KV
-	for _, name := range stanzas {
-		for _, key := range SortedKeys(c.stanzas[name]) {
-			if exact[key] || hasAnyPrefix(key, prefixes) {
-				continue
-			}
-			kv := c.stanzas[name][key]
-			out = append(out, kv)
-			if logger != nil {
-				logger.Warn("unknown conf setting ignored", "stanza", name, "key", key, "file", kv.File, "line", kv.Line)
-			}
-		}
-	}
-	return out
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseBool accepts Splunk's boolean spellings, case-insensitively: true/false, 1/0, t/f,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/detections"
+	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/scheduler"
 	"github.com/hecrisk/hecrisk/web/api"
 )
@@ -67,7 +68,7 @@ func (a *Adapter) DispatchDetection(ctx context.Context, idOrName string, at tim
 		return api.DispatchResult{}, err
 	}
 	out := api.DispatchResult{Slot: at.UTC(), DryRun: dryRun, Status: scheduler.StatusSuccess,
-		Fields: []string{}, Results: []map[string][]string{}, RiskEvents: []api.RiskEvent{}}
+		Fields: []string{}, Results: []map[string][]string{}, RiskEvents: []api.RiskEvent{}, Warnings: []string{}}
 	if len(res) > 0 {
 		fill(&out, &res[0])
 	}
@@ -97,17 +98,18 @@ func fill(out *api.DispatchResult, r *detections.RunResult) {
 		out.Fields = r.Fields
 	}
 	out.ResultCount, out.Suppressed, out.RiskCount = len(r.Rows), r.Suppressed, len(r.Risk)
+	out.Warnings = append(out.Warnings, r.Warnings...)
 	for i := range r.Rows {
 		if i >= MaxDispatchRows {
 			break
 		}
 		row := &r.Rows[i]
 		m := map[string][]string{}
-		for _, n := range row.Names() {
-			if v := row.Get(n); !v.IsNull() {
+		row.Each(func(n string, v spl.Value) {
+			if !v.IsNull() {
 				m[n] = v.Values()
 			}
-		}
+		})
 		out.Results = append(out.Results, m)
 	}
 	for i := range r.Risk {

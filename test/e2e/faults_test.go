@@ -233,7 +233,7 @@ func runServeOnce(t *testing.T, data string) (exitCode int, stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, hecriskBin, "serve", "--data", data, "--conf-dir", writeConf(t, "", ""),
+	cmd := exec.CommandContext(ctx, hecriskBin, "serve", "--data", data, "--conf-dir", writeConf(t, "", nil),
 		"--hec-addr", freePort(t), "--api-addr", freePort(t), "--tz", "UTC", "--no-scheduler")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

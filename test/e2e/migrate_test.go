@@ -28,7 +28,7 @@ func TestOpenV1DataDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, serverOptions{Data: filepath.Join(work, "data"), Indexes: string(indexes)})
+	s := startServer(t, serverOptions{Data: filepath.Join(work, "data"), Conf: map[string]string{"indexes.conf": string(indexes)}})
 
 	searches := []struct{ golden, spl string }{
 		{"events.golden.json.gz", "index=* | table _time index sourcetype host source _raw env tags"},

@@ -26,11 +26,23 @@ type Store interface {
 	Runs(ctx context.Context, detection string, limit int) ([]store.Run, error)
 }
 
-// Searcher runs ad-hoc SPL for the export endpoint. earliest and latest are Splunk time
-// modifiers ("" = none). emit receives each result row with the column order; it must not keep
-// the map. An error in the search text should implement PositionError.
+// Searcher runs ad-hoc SPL for the export endpoint and the console. emit receives each result
+// row with the column order; it must not keep the slice or the map. An error in the search text
+// should implement PositionError.
 type Searcher interface {
-	Search(ctx context.Context, spl, earliest, latest string, emit func(fields []string, values map[string][]string) error) error
+	Search(ctx context.Context, req SearchRequest, emit func(fields []string, values map[string][]string) error) error
+}
+
+// SearchRequest is one ad-hoc search.
+type SearchRequest struct {
+	// Search is the SPL; Earliest and Latest are Splunk time modifiers ("" = none).
+	Search, Earliest, Latest string
+	// CanDelete allows | delete (Splunk's can_delete role). The API grants it only to requests
+	// that carry the API token in the Authorization header, never to a console session.
+	CanDelete bool
+	// Warn, when set, receives each warning of the search once it has finished (e.g. how many
+	// events yielded no JSON fields because their JSON was over the search-time limits).
+	Warn func(text string)
 }
 
 // PositionError is a search error that knows the offset in the search text where it occurred.
@@ -101,6 +113,10 @@ type Run struct {
 	Rows         int       `json:"result_count"`
 	RiskEvents   int       `json:"risk_event_count"`
 	Error        string    `json:"error,omitempty"`
+	// Warnings is always a list (empty when the run saw what it reads).
+	Warnings []string `json:"warnings"`
+	// Node is the cluster node that dispatched the run (absent on a single node).
+	Node string `json:"node,omitempty"`
 }
 
 // RunFromStore converts a ledger entry to its API form.
@@ -108,7 +124,8 @@ func RunFromStore(r store.Run) Run {
 	return Run{
 		SID: r.ID, Detection: r.Detection, Slot: nsTime(r.Slot), Dispatched: nsTime(r.Dispatched),
 		Earliest: nsTime(r.Earliest), Latest: nsTime(r.Latest), Status: r.Status, Manual: r.Manual,
-		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error,
+		DurationSecs: r.Duration.Seconds(), Rows: r.Rows, RiskEvents: r.RiskEvents, Error: r.Error, Node: r.Node,
+		Warnings: append([]string{}, r.Warnings...),
 	}
 }
 
@@ -136,6 +153,7 @@ type DispatchResult struct {
 	Suppressed   int                   `json:"suppressed_count"`
 	RiskEvents   []RiskEvent           `json:"risk_events"`
 	RiskCount    int                   `json:"risk_event_count"`
+	Warnings     []string              `json:"warnings"`
 	DurationSecs float64               `json:"duration_seconds"`
 }
 
@@ -149,6 +167,8 @@ type Deps struct {
 	IncidentRules IncidentRules
 	// Ingest feeds GET /api/v1/ingest (the console's Ingest page); nil answers 501.
 	Ingest Ingest
+	// Cluster feeds GET /api/v1/cluster; nil answers 501.
+	Cluster Cluster
 	// APIToken is accepted as "Authorization: Bearer <t>", "Authorization: Splunk <t>" or the
 	// hecrisk_session cookie. Empty rejects every request: the API never runs open by accident.
 	APIToken string
@@ -161,6 +181,15 @@ type Deps struct {
 
 // SessionCookie is the cookie the web console sets to the API token.
 const SessionCookie = "hecrisk_session"
+
+// localsHeaderToken marks a request authenticated by the Authorization header rather than the
+// session cookie: only such a request may delete events.
+const localsHeaderToken = "hecrisk.header_token"
+
+func headerToken(c *fiber.Ctx) bool {
+	b, _ := c.Locals(localsHeaderToken).(bool)
+	return b
+}
 
 type server struct {
 	d   Deps
@@ -193,18 +222,21 @@ func Register(r fiber.Router, deps Deps) {
 	r.Post("/api/v1/detections/:id/dispatch", api, s.dispatch)
 	r.Get("/api/v1/runs", api, s.runs)
 	r.Get("/api/v1/ingest", api, s.ingest)
+	r.Get("/api/v1/cluster", api, s.cluster)
 	splunk := s.auth(true)
 	r.Get("/services/search/jobs/export", splunk, s.export)
 	r.Post("/services/search/jobs/export", splunk, s.export)
 }
 
 // auth accepts the token from the Authorization header (Bearer or Splunk scheme) or the session
-// cookie. Splunk's own endpoints answer in Splunk's message format.
+// cookie; with the cookie, a state-changing request must come from this server's own pages
+// (CookieRequestAllowed). Splunk's own endpoints answer in Splunk's message format.
 func (s *server) auth(splunkStyle bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok := ""
-		if h := c.Get(fiber.HeaderAuthorization); h != "" {
-			scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+		header := c.Get(fiber.HeaderAuthorization) != ""
+		if header {
+			scheme, rest, ok := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
 			if ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Splunk")) {
 				tok = strings.TrimSpace(rest)
 			}
@@ -212,6 +244,15 @@ func (s *server) auth(splunkStyle bool) fiber.Handler {
 			tok = c.Cookies(SessionCookie)
 		}
 		if s.d.APIToken != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.d.APIToken)) == 1 {
+			if !header && !CookieRequestAllowed(c) {
+				s.log.Warn("cross-origin request refused", "method", c.Method(), "path", c.Path(), "origin", c.Get(fiber.HeaderOrigin))
+				const msg = "cross-origin request refused: a request with the session cookie that changes state must come from this server's own pages (Origin)"
+				if splunkStyle {
+					return splunkError(c, fiber.StatusForbidden, "ERROR", msg)
+				}
+				return apiError(c, fiber.StatusForbidden, "forbidden", msg)
+			}
+			c.Locals(localsHeaderToken, header)
 			return c.Next()
 		}
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hecrisk"`)

@@ -46,6 +46,7 @@ type env struct {
 type deps struct {
 	searcher   api.Searcher
 	noDetected bool
+	cluster    api.Cluster
 }
 
 func newEnv(t *testing.T, d deps) *env {
@@ -64,7 +65,7 @@ func newEnv(t *testing.T, d deps) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := api.Deps{Store: st, Searcher: d.searcher, APIToken: token, Now: func() time.Time { return now }}
+	deps := api.Deps{Store: st, Searcher: d.searcher, Cluster: d.cluster, APIToken: token, Now: func() time.Time { return now }}
 	if !d.noDetected {
 		deps.Detections = apiadapter.New(sched)
 	}
@@ -574,7 +575,8 @@ type posErr struct{ pos int }
 func (e posErr) Error() string { return fmt.Sprintf("spl: position %d: unknown command", e.pos) }
 func (e posErr) Position() int { return e.pos }
 
-func (rowsSearcher) Search(_ context.Context, spl, earliest, latest string, emit func([]string, map[string][]string) error) error {
+func (rowsSearcher) Search(_ context.Context, req api.SearchRequest, emit func([]string, map[string][]string) error) error {
+	spl, earliest, latest := req.Search, req.Earliest, req.Latest
 	if strings.Contains(spl, "BAD") {
 		return posErr{strings.Index(spl, "BAD")}
 	}
@@ -663,5 +665,24 @@ func TestExport(t *testing.T) {
 				t.Fatalf("multivalue not an array: %v", v.Result["uri_path"])
 			}
 		}
+	}
+}
+
+// Run warnings are a list in /api/v1/runs: the ledger's strings, and [] (never null or absent)
+// when there are none, so clients can always iterate them.
+func TestRunsWarnings(t *testing.T) {
+	e := newEnv(t, deps{})
+	d := e.cat.All()[0]
+	slot := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i, ws := range [][]string{nil, {"src: present in 0 of 300 ollama:server events"}} {
+		r := store.Run{ID: fmt.Sprint(i), Detection: d.ID, Slot: slot.Add(time.Duration(i) * time.Hour).UnixNano(), Status: "success", Warnings: ws}
+		if err := e.st.PutRun(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.get(t, "/api/v1/runs?detection="+d.ID)
+	if !strings.Contains(string(r.body), `"warnings":["src: present in 0 of 300 ollama:server events"]`) ||
+		!strings.Contains(string(r.body), `"warnings":[]`) {
+		t.Fatalf("runs body %s", r.body)
 	}
 }

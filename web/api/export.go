@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -52,7 +53,9 @@ func (s *server) export(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusOK)
 	}
 
-	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
+	// The search stops when the client goes away or the server shuts down.
+	ctx, stop := ClientContext(c)
+	req := SearchRequest{Search: search, Earliest: earliest, Latest: latest, CanDelete: headerToken(c)}
 	ch := make(chan exportChunk, 64)
 	go func() {
 		var enc exportEncoder
@@ -61,7 +64,9 @@ func (s *server) export(c *fiber.Ctx) error {
 		} else {
 			enc = &jsonEncoder{}
 		}
-		err := s.d.Searcher.Search(ctx, search, earliest, latest, func(fields []string, values map[string][]string) error {
+		var warnings []string
+		req.Warn = func(w string) { warnings = append(warnings, w) }
+		err := s.search(ctx, req, func(fields []string, values map[string][]string) error {
 			b, err := enc.row(fields, values)
 			if err != nil {
 				return err
@@ -74,14 +79,34 @@ func (s *server) export(c *fiber.Ctx) error {
 			}
 		})
 		tail := enc.end()
-		ch <- exportChunk{data: tail, err: err, done: true}
+		if mode == "json" && len(warnings) > 0 {
+			// CSV has no place for messages; JSON gets them after the last row, as splunkd
+			// sends search messages.
+			msgs := splunkMessages{}
+			for _, w := range warnings {
+				msgs.Messages = append(msgs.Messages, splunkMessage{Type: "WARN", Text: w})
+			}
+			b, _ := json.Marshal(msgs)
+			tail = append(append(tail, b...), '\n')
+		}
+		select {
+		case ch <- exportChunk{data: tail, err: err, done: true}:
+		case <-ctx.Done():
+			// Nobody reads any more (the client went away before the answer started).
+		}
 	}()
 
 	// Wait for the first chunk: a search that fails before producing anything (a syntax error)
 	// gets a proper error status instead of a 200 with an error line.
-	first := <-ch
+	var first exportChunk
+	select {
+	case first = <-ch:
+	case <-ctx.Done():
+		stop()
+		return ctx.Err()
+	}
 	if first.done && first.err != nil {
-		cancel()
+		stop()
 		var pe PositionError
 		text := first.err.Error()
 		if errors.As(first.err, &pe) && !strings.Contains(text, "position") {
@@ -96,7 +121,7 @@ func (s *server) export(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer cancel()
+		defer stop()
 		chunk := first
 		for {
 			if len(chunk.data) > 0 {
@@ -124,9 +149,14 @@ func (s *server) export(c *fiber.Ctx) error {
 			chunk = <-ch
 		}
 		// The client went away: stop the search and let the goroutine finish.
-		cancel()
-		for c := range ch {
-			if c.done {
+		stop()
+		for {
+			select {
+			case c := <-ch:
+				if c.done {
+					return
+				}
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -243,3 +273,15 @@ func (e *csvEncoder) row(fields []string, values map[string][]string) ([]byte, e
 }
 
 func (e *csvEncoder) end() []byte { return nil }
+
+// search runs the Searcher with a panic turned into the search's error: the search goroutine is
+// not the handler's, so nothing else would stop the panic from ending the process.
+func (s *server) search(ctx context.Context, req SearchRequest, emit func([]string, map[string][]string) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("search panicked", "search", req.Search, "error", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: panic: %v", v)
+		}
+	}()
+	return s.d.Searcher.Search(ctx, req, emit)
+}

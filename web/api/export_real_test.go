@@ -9,17 +9,21 @@ import (
 
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/store"
+	"github.com/hecrisk/hecrisk/web/api"
 )
 
 // splSearcher is the shape of cmd's searcher: the real SPL engine over the real store.
 type splSearcher struct{ st *store.Store }
 
-func (s splSearcher) Search(ctx context.Context, query, earliest, latest string, emit func([]string, map[string][]string) error) error {
-	q, err := spl.Parse(query, nil)
+func (s splSearcher) Search(ctx context.Context, req api.SearchRequest, emit func([]string, map[string][]string) error) error {
+	q, err := spl.Parse(req.Search, nil)
 	if err != nil {
 		return err
 	}
-	env := spl.Env{Now: now, Earliest: earliest, Latest: latest, Loc: time.UTC, Events: s.st, Risk: s.st}
+	env := spl.Env{Now: now, Earliest: req.Earliest, Latest: req.Latest, Loc: time.UTC, Events: s.st, Risk: s.st, Warn: req.Warn}
+	if req.CanDelete {
+		env.Deleter = s.st
+	}
 	return q.StreamValues(ctx, env, emit)
 }
 

@@ -439,6 +439,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`document.getElementById('dispatch-result').textContent`); !strings.Contains(got, "success") {
 		t.Fatalf("dispatch result: %s", got)
 	}
+	// A day back the window falls in a 41-hour gap of the dataset while the day before it
+	// holds events: the run succeeds, finds nothing, and the console says why on the dispatch
+	// result, on the run's row and on the detection.
+	const quiet = "no ollama:server events in the search window, though ollama:server had events in the 24 hours before the slot"
+	b.waitFor("the run's warning", `[...document.querySelectorAll('#runs tbody tr .warnings')].some(w => w.textContent.includes(`+"`"+quiet+"`"+`))`)
+	if got := b.eval(`document.querySelector('#dispatch-result .warnings').textContent`); !strings.Contains(got, quiet) {
+		t.Errorf("dispatch result warnings: %q", got)
+	}
+	b.waitFor("the detection's mark", `document.querySelector('#detection-warnings .warnings-banner') !== null`)
+	if n := b.evalInt(`document.querySelectorAll('#runs tbody tr .warn-badge').length`); n != 1 {
+		t.Errorf("%d runs marked, want only the one with warnings", n)
+	}
 	b.screenshot("detection")
 
 	// Search: table view with paging, an error with its position, export links that work.

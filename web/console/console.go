@@ -18,6 +18,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -155,6 +156,10 @@ func (c *console) authorized(ctx *fiber.Ctx) bool {
 func (c *console) auth(jsonAnswer bool) fiber.Handler {
 	return func(ctx *fiber.Ctx) error {
 		if c.authorized(ctx) {
+			if !api.CookieRequestAllowed(ctx) {
+				return writeJSON(ctx.Status(fiber.StatusForbidden), api.Error{Error: api.ErrorDetail{
+					Code: "forbidden", Message: "cross-origin request refused: it must come from this server's own pages (Origin)"}})
+			}
 			return ctx.Next()
 		}
 		if jsonAnswer {
@@ -233,6 +238,9 @@ func (c *console) loginSubmit(ctx *fiber.Ctx) error {
 }
 
 func (c *console) logout(ctx *fiber.Ctx) error {
+	if !api.SameOrigin(ctx) {
+		return ctx.Status(fiber.StatusForbidden).SendString("cross-origin request refused")
+	}
 	ctx.Cookie(&fiber.Cookie{
 		Name: api.SessionCookie, Value: "", Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
 		Expires: time.Unix(0, 0), MaxAge: -1,
@@ -240,9 +248,21 @@ func (c *console) logout(ctx *fiber.Ctx) error {
 	return ctx.Redirect("/login", fiber.StatusSeeOther)
 }
 
-// safeNext keeps redirects on this site: only absolute paths, never "//host".
+// safeNext reduces a redirect target to a path on this site. Control characters and
+// whitespace are removed first (a CR LF would split the Location header; browsers drop tabs and
+// newlines from URLs, so "/\t/evil.example" would become "//evil.example"), then anything that
+// is not a single "/" followed by a character other than "/" or "\\" becomes "/".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	next = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, next)
+	if next == "/" {
+		return next
+	}
+	if len(next) < 2 || next[0] != '/' || next[1] == '/' || next[1] == '\\' {
 		return "/"
 	}
 	return next

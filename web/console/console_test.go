@@ -33,12 +33,15 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 // splSearcher runs SPL over the store the way cmd/hecrisk wires the search endpoint.
 type splSearcher struct{ st *store.Store }
 
-func (s splSearcher) Search(ctx context.Context, query, earliest, latest string, emit func([]string, map[string][]string) error) error {
-	q, err := spl.Parse(query, spl.NewMacroSet())
+func (s splSearcher) Search(ctx context.Context, req api.SearchRequest, emit func([]string, map[string][]string) error) error {
+	q, err := spl.Parse(req.Search, spl.NewMacroSet())
 	if err != nil {
 		return err
 	}
-	env := spl.Env{Now: now, Earliest: earliest, Latest: latest, Loc: time.UTC, Events: s.st, Risk: s.st}
+	env := spl.Env{Now: now, Earliest: req.Earliest, Latest: req.Latest, Loc: time.UTC, Events: s.st, Risk: s.st, Warn: req.Warn}
+	if req.CanDelete {
+		env.Deleter = s.st
+	}
 	return q.StreamValues(ctx, env, emit)
 }
 
@@ -81,8 +84,19 @@ type response struct {
 	body   string
 }
 
-// do sends a request without following redirects; session adds the session cookie.
+// do sends a request without following redirects; session adds the session cookie and, on a
+// POST, the Origin a browser sends from the console's own pages.
 func (e *env) do(t *testing.T, method, path string, form url.Values, session bool) response {
+	t.Helper()
+	var hdr map[string]string
+	if session && method == "POST" {
+		hdr = map[string]string{"Origin": e.url}
+	}
+	return e.doHeaders(t, method, path, form, session, hdr)
+}
+
+// doHeaders is do with exactly the extra headers given.
+func (e *env) doHeaders(t *testing.T, method, path string, form url.Values, session bool, hdr map[string]string) response {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -97,6 +111,9 @@ func (e *env) do(t *testing.T, method, path string, form url.Values, session boo
 	}
 	if session {
 		req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: token})
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := client.Do(req)
@@ -136,6 +153,11 @@ func TestAuthAndSession(t *testing.T) {
 		{name: "right token", method: "POST", path: "/login", form: url.Values{"token": {token}, "next": {"/search?q=x"}}, status: 303,
 			location: "/search?q=x", cookie: "hecrisk_session=" + token},
 		{name: "no open redirect", method: "POST", path: "/login", form: url.Values{"token": {token}, "next": {"//evil.example/"}}, status: 303, location: "/"},
+		{name: "no header injection through next", method: "POST", path: "/login", form: url.Values{"token": {token}, "next": {"/x\r\nSet-Cookie: planted=1"}},
+			status: 303, location: "/xSet-Cookie:planted=1", cookie: "hecrisk_session=" + token},
+		{name: "tab in next does not leave the host", method: "POST", path: "/login", form: url.Values{"token": {token}, "next": {"/\t/evil.example"}}, status: 303, location: "/"},
+		{name: "newline and backslash in next", method: "POST", path: "/login", form: url.Values{"token": {token}, "next": {"/\n\\evil.example"}}, status: 303, location: "/"},
+		{name: "relative next", method: "POST", path: "/login", form: url.Values{"token": {token}, "next": {"evil.example"}}, status: 303, location: "/"},
 		{name: "logged-in login goes on", method: "GET", path: "/login?next=/ingest", session: true, status: 303, location: "/ingest"},
 		{name: "page with session", method: "GET", path: "/", session: true, status: 200, bodyHas: `data-page="overview"`},
 		{name: "detection page", method: "GET", path: "/detections/view?id=x", session: true, status: 200, bodyHas: `data-page="detection"`},
@@ -154,6 +176,9 @@ func TestAuthAndSession(t *testing.T) {
 			}
 			if !strings.Contains(r.body, tc.bodyHas) {
 				t.Errorf("body lacks %q:\n%.500s", tc.bodyHas, r.body)
+			}
+			if all := strings.Join(r.header.Values("Set-Cookie"), "\n"); strings.Contains(all, "planted") {
+				t.Errorf("a cookie was planted: %q", all)
 			}
 			sc := r.header.Get("Set-Cookie")
 			switch {
@@ -430,5 +455,40 @@ func TestPickSpan(t *testing.T) {
 		if got := console.PickSpan(tc.d); got != tc.want {
 			t.Errorf("PickSpan(%v) = %v, want %v", tc.d, got, tc.want)
 		}
+	}
+}
+
+// TestCookieRequestsNeedOrigin: with the session cookie, a state-changing request is refused
+// (403) unless Origin is this server's origin or, without an Origin (or with "null"),
+// Sec-Fetch-Site says same-origin. Another port of the same host is same-site, so SameSite=Strict
+// alone would let it through. Reads and Bearer-token clients are unaffected.
+func TestCookieRequestsNeedOrigin(t *testing.T) {
+	e := newEnv(t)
+	other := "http://127.0.0.1:1"
+	search := url.Values{"q": {"| makeresults"}}
+	for _, tc := range []struct {
+		name, method, path string
+		form               url.Values
+		hdr                map[string]string
+		status             int
+	}{
+		{"search from another port", "POST", "/console/api/search", search, map[string]string{"Origin": other}, 403},
+		{"search without Origin or Sec-Fetch-Site", "POST", "/console/api/search", search, nil, 403},
+		{"search with Origin null from elsewhere", "POST", "/console/api/search", search, map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-site"}, 403},
+		{"search with another scheme", "POST", "/console/api/search", search, map[string]string{"Origin": strings.Replace(e.url, "http:", "https:", 1)}, 403},
+		{"search from this origin", "POST", "/console/api/search", search, map[string]string{"Origin": e.url}, 200},
+		{"search, Sec-Fetch-Site same-origin", "POST", "/console/api/search", search, map[string]string{"Sec-Fetch-Site": "same-origin"}, 200},
+		{"search, Origin null and same-origin", "POST", "/console/api/search", search, map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"}, 200},
+		{"search by GET needs no Origin", "GET", "/console/api/search?q=%7C+makeresults", nil, map[string]string{"Origin": other}, 200},
+		{"dispatch from another port", "POST", "/api/v1/risk/notables/dispatch", nil, map[string]string{"Origin": other}, 403},
+		{"logout from another port", "POST", "/logout", nil, map[string]string{"Origin": other}, 403},
+		{"API read from another port", "GET", "/api/v1/risk/objects", nil, map[string]string{"Origin": other}, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.doHeaders(t, tc.method, tc.path, tc.form, true, tc.hdr)
+			if r.status != tc.status {
+				t.Fatalf("HTTP %d, want %d: %.300s", r.status, tc.status, r.body)
+			}
+		})
 	}
 }

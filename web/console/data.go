@@ -1,11 +1,13 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +67,9 @@ type SearchPage struct {
 	// Total is the number of result rows, known only when the search ran to its end.
 	Total        *int    `json:"total,omitempty"`
 	DurationSecs float64 `json:"duration_seconds"`
+	// Messages are the search's warnings (e.g. events whose JSON was over the search-time
+	// limits).
+	Messages []string `json:"messages,omitempty"`
 }
 
 // SearchError is a search that failed; Position is the offset in Search where the parser
@@ -105,7 +110,13 @@ func (c *console) search(ctx *fiber.Ctx) error {
 	seen := map[string]bool{}
 	n := 0
 	start := time.Now()
-	err = c.d.Searcher.Search(ctx.UserContext(), q, param(ctx, "earliest"), param(ctx, "latest"),
+	// The search stops when the browser goes away (a new search, a closed tab) or the server
+	// shuts down. A console session never deletes: CanDelete stays false.
+	sctx, stop := api.ClientContext(ctx)
+	defer stop()
+	req := api.SearchRequest{Search: q, Earliest: param(ctx, "earliest"), Latest: param(ctx, "latest"),
+		Warn: func(w string) { page.Messages = append(page.Messages, w) }}
+	err = c.runSearch(sctx, req,
 		func(fields []string, values map[string][]string) error {
 			n++
 			if n <= offset {
@@ -455,4 +466,15 @@ func BaseSearch(spl string) string {
 		}
 	}
 	return spl
+}
+
+// runSearch is Searcher.Search with a panic turned into the search's error.
+func (c *console) runSearch(ctx context.Context, req api.SearchRequest, emit func([]string, map[string][]string) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("search panicked", "search", req.Search, "error", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: panic: %v", v)
+		}
+	}()
+	return c.d.Searcher.Search(ctx, req, emit)
 }

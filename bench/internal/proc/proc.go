@@ -3,6 +3,7 @@ package proc
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,10 @@ type Options struct {
 	// Limits is limits.conf text (optional).
 	Limits    string
 	ExtraArgs []string
+	// Inputs is appended to inputs.conf (e.g. [http] TLS settings).
+	Inputs string
+	// HECTLS, when set, is the client TLS configuration HEC is reached with (https).
+	HECTLS *tls.Config
 }
 
 // Server is a running hecrisk serve.
@@ -100,7 +105,7 @@ func Start(o Options) (*Server, error) {
 		return nil, err
 	}
 	files := map[string]string{
-		"inputs.conf": "[http://bench]\ntoken = " + TokenPlain + "\n\n[http://bench-ack]\ntoken = " + TokenAck + "\nuseACK = true\n",
+		"inputs.conf": "[http://bench]\ntoken = " + TokenPlain + "\n\n[http://bench-ack]\ntoken = " + TokenAck + "\nuseACK = true\n\n" + o.Inputs,
 		"server.conf": "[api]\ntoken = " + APIToken + "\n",
 	}
 	if o.Limits != "" {
@@ -125,6 +130,11 @@ func (s *Server) start() error {
 		return err
 	}
 	s.HEC, s.API = "http://"+hec, "http://"+api
+	health := http.DefaultClient
+	if s.opts.HECTLS != nil {
+		s.HEC = "https://" + hec
+		health = &http.Client{Transport: &http.Transport{TLSClientConfig: s.opts.HECTLS}}
+	}
 	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -145,7 +155,7 @@ func (s *Server) start() error {
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.HEC + "/services/collector/health")
+		resp, err := health.Get(s.HEC + "/services/collector/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

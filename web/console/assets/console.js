@@ -353,7 +353,8 @@
         { method: "POST", body, headers: { Accept: "application/json" } });
       clear(out).appendChild(h("div", { class: r.error ? "error" : "notice", id: "dispatch-result" },
         `${r.search_name || id}: ${r.status} for slot ${fmtTime(r.scheduled_time)} (window ${fmtTime(r.earliest_time)} – ${fmtTime(r.latest_time)}), ` +
-        `${r.result_count} result rows, ${r.risk_event_count} risk events, ${fmtDur(r.duration_seconds)}.` + (r.error ? " " + r.error : "")));
+        `${r.result_count} result rows, ${r.risk_event_count} risk events, ${fmtDur(r.duration_seconds)}.` + (r.error ? " " + r.error : ""),
+        warningsMark(r.warnings)));
       return r;
     } catch (e) {
       clear(out).appendChild(errorBox(e));
@@ -391,7 +392,8 @@
           h("td", {}, d.enabled ? "yes" : "no", d.schedule_error ? h("div", { class: "error" }, d.schedule_error) : null),
           h("td", { class: "nowrap" }, d.last_run ? fmtTime(d.last_run.dispatch_time) : "never"),
           h("td", { class: "hide-narrow nowrap" }, d.next_dispatch_time ? fmtTime(d.next_dispatch_time) : ""),
-          h("td", { class: "status-" + (d.running ? "running" : d.last_status || "") }, d.running ? "running" : d.last_status || ""),
+          h("td", { class: "status-" + (d.running ? "running" : d.last_status || "") }, d.running ? "running" : d.last_status || "",
+            warningsMark(d.last_run && d.last_run.warnings)),
           h("td", { class: "num hide-narrow" }, d.last_run ? fmtDur(d.last_run.duration_seconds) : ""),
           h("td", { class: "num" }, d.last_run ? fmtNum(d.last_run.result_count) : ""),
           h("td", {}, h("button", { type: "button", class: "primary run-now", onclick: async (ev) => {
@@ -418,9 +420,20 @@
     clear(title).appendChild(document.createTextNode(d.name));
     const doc = d.doc;
     const spl = doc.search || "";
+    // The detection is marked while the run dispatched last has warnings.
+    const banner = h("div", { id: "detection-warnings" });
+    title.after(banner);
     const history = cursorPager(pager, async (cursor) => {
       const page = await call("/api/v1/runs", { detection: d.id, limit: 20, cursor });
       clear(hist).appendChild(runsTable(page.results, spl));
+      if (!cursor) {
+        const newest = page.results.reduce((a, r) => (!a || r.dispatch_time > a.dispatch_time ? r : a), null);
+        clear(banner);
+        if (newest && newest.warnings && newest.warnings.length) {
+          banner.appendChild(h("div", { class: "notice warnings-banner" },
+            `The last run (slot ${fmtTime(newest.scheduled_time)}) may have missed what this detection looks for:`, warningsMark(newest.warnings)));
+        }
+      }
       return page;
     });
     add(info, [
@@ -441,6 +454,15 @@
     await history.reset().catch((e) => clear(hist).appendChild(errorBox(e)));
   }
 
+  // A run that did not fail may still have missed what it looks for (a field it reads gone
+  // from the events, no events at all): its warnings are shown next to its status.
+  function warningsMark(ws) {
+    if (!ws || !ws.length) return null;
+    return h("div", { class: "warnings", title: ws.join("\n") },
+      h("span", { class: "warn-badge" }, ws.length === 1 ? "1 warning" : ws.length + " warnings"),
+      h("ul", {}, ws.map((w) => h("li", {}, w))));
+  }
+
   function runsTable(list, spl) {
     if (!list.length) return h("p", { class: "muted", id: "no-runs" }, "No runs yet.");
     return h("table", { id: "runs" },
@@ -451,7 +473,8 @@
         h("td", { class: "mono" }, fmtTime(r.scheduled_time)),
         h("td", { class: "mono hide-narrow" }, fmtTime(r.dispatch_time)),
         h("td", { class: "mono" }, fmtTime(r.earliest_time) + " – " + fmtTime(r.latest_time)),
-        h("td", { class: "status-" + r.status }, r.status, r.error ? h("div", { class: "muted" }, r.error) : null),
+        h("td", { class: "status-" + r.status }, r.status, r.error ? h("div", { class: "muted" }, r.error) : null,
+          warningsMark(r.warnings)),
         h("td", {}, r.manual ? "manual" : "scheduled"),
         h("td", { class: "num" }, fmtDur(r.duration_seconds)),
         h("td", { class: "num" }, fmtNum(r.result_count)),
@@ -535,6 +558,7 @@
         status.textContent = (page.total !== undefined ? `${fmtNum(page.total)} results` : `more than ${fmtNum(end)} results`) +
           (page.rows.length ? ` (showing ${offset + 1}–${end})` : "") + ` in ${fmtDur(page.duration_seconds)}`;
         exportLinks(page.search);
+        for (const m of page.messages || []) errEl.appendChild(h("div", { class: "warning", role: "status" }, m));
         if (!userView && page.rows.length) {
           const nv = page.rows.some((r) => r._raw) ? "events" : "table";
           if (nv !== view) { view = nv; renderTabs(); }
