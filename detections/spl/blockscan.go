@@ -358,10 +358,10 @@ type blockOut struct {
 	failed []error
 	// b is the decoded block and at, by member, the block row of each kept row: a panic in the
 	// ordered part of a search names the event it was processing.
-	b  *store.Block
-	at [][]int32
-	ready  chan struct{}
-	h      *store.BlockHandle
+	b     *store.Block
+	at    [][]int32
+	ready chan struct{}
+	h     *store.BlockHandle
 }
 
 type rowKey struct {
