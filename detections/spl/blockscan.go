@@ -78,6 +78,35 @@ type blockPlan struct {
 	prime bool
 }
 
+// noteField is the column that keeps, per event, the texts of the notes its row carried
+// (joined by noteSep), so a search over cached columns reports what extraction found, such
+// as JSON over the search-time limits. No SPL field name can hold a NUL byte.
+const (
+	noteField = "\x00notes"
+	noteSep   = "\x1e"
+)
+
+// countNoteColumn counts, for member j's execution context, the notes of the block's live
+// events in [lo, hi).
+func (w *blockWorker) countNoteColumn(d *blockData, c *execCtx, lo, hi int) {
+	col := d.col(noteField)
+	if col == nil {
+		return
+	}
+	for i := lo; i < hi; i++ {
+		if !d.b.Live(i) {
+			continue
+		}
+		v := col.get(i)
+		if v.k == kNull {
+			continue
+		}
+		for _, text := range strings.Split(v.String(), noteSep) {
+			c.notes.addText(text, 1)
+		}
+	}
+}
+
 type termSpec struct {
 	m  *kwMatcher
 	id uint64
@@ -706,11 +735,14 @@ func (w *blockWorker) runMember(j int, d *blockData) {
 	}
 	wm := &w.wms[j]
 	bm := w.p.bms[j]
-	if inStreams(m.r.q.streams, &store.Event{Index: b.Stream.Index, Sourcetype: b.Stream.Sourcetype}) {
+	if m.r.q.streams == nil || inStreams(m.r.q.streams, &store.Event{Index: b.Stream.Index, Sourcetype: b.Stream.Sourcetype}) {
 		for i := lo; i < hi; i++ {
 			if b.Live(i) {
 				wm.cov.InWindow++
 			}
+		}
+		if !d.unsafe {
+			w.countNoteColumn(d, wm.c, lo, hi)
 		}
 	}
 	if d.unsafe {
@@ -1317,7 +1349,7 @@ func (w *blockWorker) knowledgeColumns(d *blockData, dir []byte, indexed map[str
 			var want []string
 			ok := true
 			for _, nm := range touched {
-				if metaField(nm) || !p.needAll(nm) {
+				if metaField(nm) || !p.needAll(nm) && nm != noteField {
 					continue
 				}
 				if !have[nm] {
@@ -1373,6 +1405,20 @@ func (w *blockWorker) knowledgeColumns(d *blockData, dir []byte, indexed map[str
 	for i := range d.n {
 		b.Event(i, &w.evBuf)
 		row := eventRowInto(&w.evBuf, know, w.rowBuf)
+		if len(row.notes) > 0 {
+			texts := make([]string, len(row.notes))
+			for k, n := range row.notes {
+				texts[k] = n.Text
+			}
+			c := cols[noteField]
+			if c == nil {
+				c = make([]Value, d.n)
+				cols[noteField] = c
+				order = append(order, noteField)
+				touched[noteField] = true
+			}
+			c[i] = Str(strings.Join(texts, noteSep))
+		}
 		for _, f := range row.fields {
 			if metaField(f.name) || !p.needAll(f.name) {
 				continue
@@ -1535,6 +1581,7 @@ func scanBlocksParallel(ctx context.Context, src BlockSource, sq store.ScanQuery
 		for j, m := range ms {
 			for _, w := range bws {
 				m.res.Coverage.merge(&w.wms[j].cov)
+				m.r.c.notes.merge(&w.wms[j].c.notes)
 			}
 		}
 		mergeWorkerStats(p, bws)

@@ -95,6 +95,11 @@ func TestBlockScanMatchesEventScan(t *testing.T) {
 		if i%13 == 0 {
 			evs[i].Host = ""
 		}
+		if i%101 == 0 {
+			// JSON over the search-time depth limit: no fields, and a warning that counts it,
+			// also when the fields come from stored columns.
+			evs[i].Raw = strings.Repeat(`{"a":`, 200) + "1" + strings.Repeat("}", 200)
+		}
 	}
 	// Calls of 1 to 300 events, each taken from a random place: overlapping blocks.
 	rnd.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
@@ -143,12 +148,21 @@ func TestBlockScanMatchesEventScan(t *testing.T) {
 		rows := 0
 		for i := range want {
 			rows += strings.Count(want[i], "\n- ")
+			if strings.Contains(names[i], "| head") {
+				// A search that stops early counts the warnings of the events read before it
+				// stopped; block workers read ahead of the stop.
+				got[i], want[i] = dropWarnings(got[i]), dropWarnings(want[i])
+			}
 			if got[i] != want[i] {
 				t.Errorf("%s: %s differs from the event scan\nblocks:\n%s\nevents:\n%s", stage, names[i], got[i], want[i])
 			}
 		}
 		if rows == 0 {
 			t.Fatalf("%s: the event scan found no rows; the comparison would prove nothing", stage)
+		}
+		// The new knowledge turns automatic extraction off (KV_MODE = none): no JSON is read.
+		if stage != "new knowledge" && !strings.Contains(strings.Join(want, ""), "yielded no JSON fields") {
+			t.Fatalf("%s: no search warned about the deep JSON events; the comparison would prove nothing", stage)
 		}
 	}
 	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
@@ -232,4 +246,14 @@ func TestPrimeStoresWhatTheSlotReads(t *testing.T) {
 			t.Errorf("%s after Prime:\n%s\nwant:\n%s", names[i], a, b)
 		}
 	}
+}
+
+func dropWarnings(rendered string) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(rendered, "\n") {
+		if !strings.HasPrefix(l, "warning: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
 }

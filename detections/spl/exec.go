@@ -51,35 +51,40 @@ type execCtx struct {
 	notes noteCount
 }
 
-// noteCount counts, per Note, the events whose rows carried it, in the order first seen.
+// noteCount counts, per note text, the events whose rows carried it, in the order first seen.
+// Texts, not pointers, identify a note: a block scan reads notes back from stored columns.
 type noteCount struct {
-	order []*Note
-	n     map[*Note]int
+	order []string
+	n     map[string]int
 }
 
 func (nc *noteCount) add(notes []*Note, events int) {
 	for _, n := range notes {
-		if nc.n == nil {
-			nc.n = map[*Note]int{}
-		}
-		if _, ok := nc.n[n]; !ok {
-			nc.order = append(nc.order, n)
-		}
-		nc.n[n] += events
+		nc.addText(n.Text, events)
 	}
 }
 
+func (nc *noteCount) addText(text string, events int) {
+	if nc.n == nil {
+		nc.n = map[string]int{}
+	}
+	if _, ok := nc.n[text]; !ok {
+		nc.order = append(nc.order, text)
+	}
+	nc.n[text] += events
+}
+
 func (nc *noteCount) merge(o *noteCount) {
-	for _, n := range o.order {
-		nc.add([]*Note{n}, o.n[n])
+	for _, t := range o.order {
+		nc.addText(t, o.n[t])
 	}
 }
 
 // warnings renders the counts, one line per note.
 func (nc *noteCount) warnings() []string {
 	var out []string
-	for _, n := range nc.order {
-		out = append(out, fmt.Sprintf(n.Text, nc.n[n]))
+	for _, t := range nc.order {
+		out = append(out, fmt.Sprintf(t, nc.n[t]))
 	}
 	return out
 }
@@ -671,6 +676,7 @@ func RunShared(ctx context.Context, qs []*Query, env Env) (results []*Result, er
 		}
 		m.res.Fields = resultFields(m.r.q, m.s.names)
 		m.res.Warnings = m.r.c.notes.warnings()
+		m.res.Coverage.sort()
 		results[m.i] = m.res
 	}
 	return results, errs

@@ -1,6 +1,7 @@
 package spl
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/hecrisk/hecrisk/store"
@@ -407,6 +408,19 @@ func (c *Coverage) window(ev *store.Event, streams []store.Stream) {
 			return
 		}
 	}
+}
+
+// sort orders the sourcetypes by name, the catch-all last: workers see blocks in any order.
+func (c *Coverage) sort() {
+	slices.SortFunc(c.Sourcetypes, func(a, b SourcetypeCoverage) int {
+		if (a.Sourcetype == otherSourcetypes) != (b.Sourcetype == otherSourcetypes) {
+			if a.Sourcetype == otherSourcetypes {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Sourcetype, b.Sourcetype)
+	})
 }
 
 // merge adds the counts of o (a worker's share of the same search) to c.

@@ -283,6 +283,9 @@ func renderResult(name string, r *spl.Result) string {
 		}
 		b.WriteString("- " + strings.Join(parts, "; ") + "\n")
 	}
+	for _, w := range r.Warnings {
+		b.WriteString("warning: " + w + "\n")
+	}
 	return b.String()
 }
 
