@@ -4,11 +4,13 @@ BIN       := bin/hecrisk
 DATA      ?= ./data
 PKGS      := ./...
 FUZZTIME  ?= 5s
+# What `hecrisk version` prints first; the module version and VCS revision come from the build info.
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 .PHONY: build run test test-unit test-forwarder e2e fuzz bench bench-peer soak demo lint clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/hecrisk
+	$(GO) build -trimpath -buildvcs=auto -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hecrisk
 
 # Starts the server on the embedded defaults: HEC on :8088, API and console on 127.0.0.1:8089.
 run: build
