@@ -21,8 +21,10 @@ run: build
 test: lint test-unit fuzz test-forwarder
 
 # .ci/noskip.sh fails the run when a test skipped (a missing fixture or browser is a failure).
+# The console's browser tests are their own module (chromedp stays out of go.mod): run them too.
 test-unit:
 	GO=$(GO) ./.ci/noskip.sh -count=1 -timeout 15m $(PKGS)
+	cd web/console/browsertest && GO=$(GO) ../../../.ci/noskip.sh -count=1 -timeout 10m ./...
 
 # The built binary behind real forwarders and Go HEC clients (OTel filelog → splunkhecexporter,
 # the exporter alone, Go-Splunk-HTTP). A separate module keeps the OpenTelemetry graph out of
@@ -59,6 +61,7 @@ soak: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd web/console/browsertest && $(GO) vet ./...
 
 clean:
 	rm -rf bin
