@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/detections"
-	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 // Clock is the scheduler's source of time; tests pass a fake and call RunDue at fixed instants.
@@ -33,14 +32,10 @@ type realTimer struct{ t *time.Timer }
 func (r realTimer) C() <-chan time.Time { return r.t.C }
 func (r realTimer) Stop() bool          { return r.t.Stop() }
 
-// dispatchWindow resolves the detection's dispatch.earliest_time / latest_time against the slot,
-// the same way the runner does, so ledger entries show the window a run covers (ns; 0 = open).
+// dispatchWindow is the detection's window for the slot in ledger form (ns; 0 = open), so
+// ledger entries show the window a run covers.
 func dispatchWindow(d *detections.Detection, slot time.Time, loc *time.Location) (int64, int64, error) {
-	e, err := timefmt.ParseModifier(d.Earliest, slot, loc)
-	if err != nil {
-		return 0, 0, err
-	}
-	l, err := timefmt.ParseModifier(d.Latest, slot, loc)
+	e, l, err := d.Window(slot, loc)
 	if err != nil {
 		return 0, 0, err
 	}
