@@ -276,7 +276,7 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 	rows, suppressed, err := r.throttle.filter(d, slot, rows, dryRun)
 	res.Suppressed = suppressed
 	if err != nil {
-		r.log.Warn("alert suppression state", "detection", d.Name, "err", err)
+		r.log.Warn("alert suppression state", "detection", d.Name, "error", err)
 	}
 	info := RiskInfo{SID: res.SID, Now: slot}
 	if r.opts.Catalog != nil {

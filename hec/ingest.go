@@ -94,7 +94,7 @@ func (s *Server) handleRaw(c *fiber.Ctx, r *request) error {
 		}, now)
 		if err != nil {
 			if !errors.Is(err, indextime.ErrEventTooLarge) {
-				s.log.Warn("raw HEC body refused by index-time processing", "token", r.token.Name, "err", err)
+				s.log.Warn("raw HEC body refused by index-time processing", "token", r.token.Name, "error", err)
 			}
 			return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeInvalidDataFormat))
 		}
@@ -193,7 +193,7 @@ func (s *Server) commit(c *fiber.Ctx, r *request, channel string, events []store
 			case errors.Is(err, store.ErrClosed):
 				e = NewError(CodeShuttingDown)
 			default:
-				s.log.Error("HEC events not stored", "token", r.token.Name, "events", len(events), "err", err)
+				s.log.Error("HEC events not stored", "token", r.token.Name, "events", len(events), "error", err)
 				e = NewError(CodeInternalError)
 			}
 			return s.refuse(c, r.endpoint, r.token.Name, e)

@@ -20,7 +20,7 @@ func (s *Scheduler) RunDue(ctx context.Context, now time.Time) error {
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	if err := s.Recover(ctx, now); err != nil {
-		s.log.Error("recover schedule", "err", err)
+		s.log.Error("recover schedule", "error", err)
 	}
 	s.enqueue(ctx, now)
 	for {
@@ -123,7 +123,7 @@ func (s *Scheduler) skipOld(ctx context.Context, e *entry, now time.Time, droppe
 			}
 		}
 		if err := s.opts.Store.PutRun(ctx, r); err != nil {
-			s.log.Error("record skipped slot", "detection", e.label(), "slot", slot, "err", err)
+			s.log.Error("record skipped slot", "detection", e.label(), "slot", slot, "error", err)
 		}
 	}
 	e.pending = slices.Clone(e.pending[n:])

@@ -73,7 +73,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 		err := s.RunDue(runCtx, now)
 		lost := stopWatch()
 		if err != nil && ctx.Err() == nil && !lost {
-			s.log.Error("scheduler iteration", "err", err)
+			s.log.Error("scheduler iteration", "error", err)
 		}
 		if ctx.Err() != nil {
 			return

@@ -37,7 +37,7 @@ func (s *Scheduler) runBatch(ctx context.Context, b batch) {
 	for _, e := range b.entries {
 		prev, ok, err := s.opts.Store.GetRun(e.name, b.slot.UnixNano())
 		if err != nil {
-			s.log.Error("read run ledger", "detection", e.label(), "slot", b.slot, "err", err)
+			s.log.Error("read run ledger", "detection", e.label(), "slot", b.slot, "error", err)
 		}
 		if ok && !prev.Manual && prev.Status != StatusRunning {
 			s.finish(e, b.slot, &prev)
@@ -49,7 +49,7 @@ func (s *Scheduler) runBatch(ctx context.Context, b batch) {
 		}
 		r.Earliest, r.Latest, _ = s.window(e.det, b.slot)
 		if err := s.opts.Store.PutRun(ctx, r); err != nil {
-			s.log.Error("record run start", "detection", e.label(), "slot", b.slot, "err", err)
+			s.log.Error("record run start", "detection", e.label(), "slot", b.slot, "error", err)
 		}
 		ds = append(ds, e.det)
 		es = append(es, e)
@@ -73,7 +73,7 @@ func (s *Scheduler) runBatch(ctx context.Context, b batch) {
 			continue
 		}
 		if err := s.opts.Store.PutRun(context.WithoutCancel(ctx), r); err != nil {
-			s.log.Error("record run", "detection", e.label(), "slot", b.slot, "err", err)
+			s.log.Error("record run", "detection", e.label(), "slot", b.slot, "error", err)
 		}
 		s.metrics.runs.WithLabelValues(r.Status).Inc()
 		s.metrics.warnings.WithLabelValues(r.Detection).Add(float64(len(r.Warnings)))
@@ -174,7 +174,7 @@ func (s *Scheduler) runIncident(ctx context.Context, now time.Time) error {
 	r := store.Run{ID: "incident_rules_at_" + strconv.FormatInt(slot.Unix(), 10), Detection: e.name,
 		Slot: slot.UnixNano(), Dispatched: dispatched.UnixNano(), Status: StatusRunning}
 	if err := s.opts.Store.PutRun(ctx, r); err != nil {
-		s.log.Error("record run start", "detection", e.name, "slot", slot, "err", err)
+		s.log.Error("record run start", "detection", e.name, "slot", slot, "error", err)
 	}
 	err := s.runIncidentRules(ctx, slot)
 	r.Duration = s.opts.Clock.Now().Sub(dispatched)
@@ -183,7 +183,7 @@ func (s *Scheduler) runIncident(ctx context.Context, now time.Time) error {
 		r.Status, r.Error = StatusFailed, err.Error()
 	}
 	if perr := s.opts.Store.PutRun(context.WithoutCancel(ctx), r); perr != nil {
-		s.log.Error("record run", "detection", e.name, "slot", slot, "err", perr)
+		s.log.Error("record run", "detection", e.name, "slot", slot, "error", perr)
 	}
 	s.metrics.runs.WithLabelValues(r.Status).Inc()
 	s.finish(e, slot, &r)

@@ -176,12 +176,12 @@ func New(opts Options) (*Scheduler, error) {
 		if e.schedErr != nil {
 			e.schedErr = fmt.Errorf("detection %q: cron_schedule %q: %w", d.Name, d.Cron, e.schedErr)
 			if !d.Disabled {
-				s.log.Error("detection not scheduled", "detection", d.Name, "err", e.schedErr)
+				s.log.Error("detection not scheduled", "detection", d.Name, "error", e.schedErr)
 			}
 		}
 		off, err := windowOffset(ledgerName(d), d.ScheduleWindow, opts.AutoWindow)
 		if err != nil {
-			s.log.Warn("schedule_window ignored", "detection", d.Name, "err", err)
+			s.log.Warn("schedule_window ignored", "detection", d.Name, "error", err)
 		}
 		e.offset = off
 		s.entries = append(s.entries, e)

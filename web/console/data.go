@@ -153,7 +153,7 @@ func (c *console) search(ctx *fiber.Ctx) error {
 			// Parser errors that only say "position N" in their text.
 			se.Position, _ = strconv.Atoi(m[1])
 		}
-		c.log.Info("console search failed", "err", err)
+		c.log.Info("console search failed", "error", err)
 		return writeJSON(ctx.Status(fiber.StatusBadRequest), se)
 	}
 	if !page.More {
@@ -273,7 +273,7 @@ func (c *console) timeline(ctx *fiber.Ctx) error {
 		return nil
 	})
 	if err != nil {
-		c.log.Error("timeline scan", "err", err)
+		c.log.Error("timeline scan", "error", err)
 		return writeJSON(ctx.Status(fiber.StatusInternalServerError), api.Error{Error: api.ErrorDetail{
 			Code: "internal", Message: "scan risk events: " + err.Error()}})
 	}
@@ -389,7 +389,7 @@ func (c *console) drilldown(ctx *fiber.Ctx) error {
 // dispatch modifiers relative to the slot when the ledger has no entry.
 func (c *console) window(doc *DetectionDoc, slot time.Time) (time.Time, time.Time, error) {
 	if r, ok, err := c.d.Store.GetRun(doc.ID, slot.UnixNano()); err != nil {
-		c.log.Warn("read run for drilldown", "detection", doc.ID, "err", err)
+		c.log.Warn("read run for drilldown", "detection", doc.ID, "error", err)
 	} else if ok && r.Earliest != 0 && r.Latest != 0 {
 		return time.Unix(0, r.Earliest), time.Unix(0, r.Latest), nil
 	}
