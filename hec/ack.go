@@ -162,11 +162,7 @@ func (s *Server) handleAck(c *fiber.Ctx, r *request) error {
 	if !r.token.UseACK {
 		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeACKDisabled))
 	}
-	channel, e := channelOf(c, r.token)
-	if e != nil {
-		return s.refuse(c, r.endpoint, r.token.Name, e)
-	}
-	body, done, e := s.readBody(c, r)
+	channel, body, done, e := s.channelAndBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}

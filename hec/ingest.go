@@ -11,12 +11,22 @@ import (
 	"github.com/hecrisk/hecrisk/store"
 )
 
-func (s *Server) handleEvent(c *fiber.Ctx, r *request) error {
+// channelAndBody is the channel check and body read of the endpoints that take a JSON body
+// (event, ack); done releases the body's share of the in-flight budget.
+func (s *Server) channelAndBody(c *fiber.Ctx, r *request) (string, []byte, func(), *Error) {
 	channel, e := channelOf(c, r.token)
 	if e != nil {
-		return s.refuse(c, r.endpoint, r.token.Name, e)
+		return "", nil, nil, e
 	}
 	body, done, e := s.readBody(c, r)
+	if e != nil {
+		return "", nil, nil, e
+	}
+	return channel, body, done, nil
+}
+
+func (s *Server) handleEvent(c *fiber.Ctx, r *request) error {
+	channel, body, done, e := s.channelAndBody(c, r)
 	if e != nil {
 		return s.refuse(c, r.endpoint, r.token.Name, e)
 	}
