@@ -4,11 +4,13 @@ BIN       := bin/hecrisk
 DATA      ?= ./data
 PKGS      := ./...
 FUZZTIME  ?= 5s
+# What `hecrisk version` prints first; the module version and VCS revision come from the build info.
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 .PHONY: build run test test-unit test-forwarder e2e fuzz bench bench-peer soak demo lint clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/hecrisk
+	$(GO) build -trimpath -buildvcs=auto -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hecrisk
 
 # Starts the server on the embedded defaults: HEC on :8088, API and console on 127.0.0.1:8089.
 run: build
@@ -19,8 +21,10 @@ run: build
 test: lint test-unit fuzz test-forwarder
 
 # .ci/noskip.sh fails the run when a test skipped (a missing fixture or browser is a failure).
+# The console's browser tests are their own module (chromedp stays out of go.mod): run them too.
 test-unit:
 	GO=$(GO) ./.ci/noskip.sh -count=1 -timeout 15m $(PKGS)
+	cd web/console/browsertest && GO=$(GO) ../../../.ci/noskip.sh -count=1 -timeout 10m ./...
 
 # The built binary behind real forwarders and Go HEC clients (OTel filelog → splunkhecexporter,
 # the exporter alone, Go-Splunk-HTTP). A separate module keeps the OpenTelemetry graph out of
@@ -57,6 +61,7 @@ soak: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd web/console/browsertest && $(GO) vet ./...
 
 clean:
 	rm -rf bin

@@ -5,7 +5,6 @@
 package detections
 
 import (
-	"regexp"
 	"strings"
 	"time"
 )
@@ -104,18 +103,4 @@ func (d *Detection) FilterMacroName() string { return d.slug() + "_filter" }
 func (d *Detection) slug() string {
 	r := strings.NewReplacer(" ", "_", "-", "_", ".", "_", "/", "_")
 	return r.Replace(strings.ToLower(d.Name))
-}
-
-// MacroRefs lists the macro names the search references, in order of first use.
-func (d *Detection) MacroRefs() []string {
-	var out []string
-	seen := map[string]bool{}
-	macroRefRE := regexp.MustCompile("`([A-Za-z0-9_]+)(?:\\([^`]*\\))?`")
-	for _, m := range macroRefRE.FindAllStringSubmatch(d.Search, -1) {
-		if !seen[m[1]] {
-			seen[m[1]] = true
-			out = append(out, m[1])
-		}
-	}
-	return out
 }

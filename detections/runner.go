@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hecrisk/hecrisk/detections/spl"
-	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/store"
 )
 
@@ -166,9 +165,8 @@ func (r *Runner) RunSlot(ctx context.Context, slot time.Time, ds []*Detection, r
 		res := &results[i]
 		res.Detection = d
 		res.SID = runID(d)
-		e, err1 := timefmt.ParseModifier(d.Earliest, slot, r.opts.Loc)
-		l, err2 := timefmt.ParseModifier(d.Latest, slot, r.opts.Loc)
-		if err := errors.Join(err1, err2); err != nil {
+		e, l, err := d.Window(slot, r.opts.Loc)
+		if err != nil {
 			res.Err = fmt.Errorf("detection %q: dispatch window: %w", d.Name, err)
 			continue
 		}
@@ -278,7 +276,7 @@ func (r *Runner) emitRisk(ctx context.Context, slot time.Time, res *RunResult, d
 	rows, suppressed, err := r.throttle.filter(d, slot, rows, dryRun)
 	res.Suppressed = suppressed
 	if err != nil {
-		r.log.Warn("alert suppression state", "detection", d.Name, "err", err)
+		r.log.Warn("alert suppression state", "detection", d.Name, "error", err)
 	}
 	info := RiskInfo{SID: res.SID, Now: slot}
 	if r.opts.Catalog != nil {

@@ -1,8 +1,13 @@
 package hec
 
 import (
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/hecrisk/hecrisk/internal/jsonlimit"
+	"github.com/segmentio/encoding/json"
 )
 
 // AckLimits are limits.conf [http_input] ACK settings plus inputs.conf [http] cleanup.
@@ -146,4 +151,43 @@ func (a *acks) counts() (channels, pending int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.channels), a.total
+}
+
+// ackRequest is the /ack body.
+type ackRequest struct {
+	Acks *[]uint64 `json:"acks"`
+}
+
+func (s *Server) handleAck(c *fiber.Ctx, r *request) error {
+	if !r.token.UseACK {
+		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeACKDisabled))
+	}
+	channel, body, done, e := s.channelAndBody(c, r)
+	if e != nil {
+		return s.refuse(c, r.endpoint, r.token.Name, e)
+	}
+	defer done()
+	var req ackRequest
+	if jsonlimit.TooDeep(body, jsonlimit.MaxDepth) {
+		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeInvalidDataFormat))
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Acks == nil {
+		return s.refuse(c, r.endpoint, r.token.Name, NewError(CodeInvalidDataFormat))
+	}
+	ids := *req.Acks
+	res := s.acks.query(channel, ids, s.now())
+	out := make([]byte, 0, 16+len(ids)*12)
+	out = append(out, `{"acks":{`...)
+	for i, id := range ids {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = strconv.AppendUint(out, id, 10)
+		out = append(out, `":`...)
+		out = strconv.AppendBool(out, res[i])
+	}
+	out = append(out, "}}"...)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(200).Send(out)
 }

@@ -3,6 +3,9 @@ package hec
 import (
 	"encoding/base64"
 	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // credential is what a request presented as its HEC token.
@@ -69,4 +72,50 @@ func validChannel(c string) bool {
 		}
 	}
 	return true
+}
+
+// authenticate resolves the request's token: codes 2/3 (credentials), 4 (unknown), 1
+// (disabled), 16 (query-string token not allowed).
+func (s *Server) authenticate(c *fiber.Ctx) (*Token, *Error) {
+	return s.authenticateHeader(c.Get(fiber.HeaderAuthorization), c.Context().QueryArgs())
+}
+
+func (s *Server) authenticateHeader(auth string, q *fasthttp.Args) (*Token, *Error) {
+	cred, e := extractToken(auth, string(q.Peek("token")), q.Has("token"))
+	if e != nil {
+		return nil, e
+	}
+	tok := s.tokens[cred.token]
+	if tok == nil {
+		return nil, NewError(CodeInvalidToken)
+	}
+	if tok.Disabled || s.settings.Disabled {
+		return nil, NewError(CodeTokenDisabled)
+	}
+	if cred.fromQuery && !tok.AllowQueryStringAuth {
+		return nil, NewError(CodeQueryStringAuth)
+	}
+	return tok, nil
+}
+
+// channelOf returns the request's channel (header first, then ?channel=), checking its form.
+// It is required only for tokens with useACK.
+func channelOf(c *fiber.Ctx, tok *Token) (string, *Error) {
+	ch := c.Get("X-Splunk-Request-Channel")
+	if ch == "" {
+		ch = c.Query("channel")
+	}
+	// Fiber's strings alias its request buffers, which are reused after the handler; the
+	// channel outlives the request as an ACK map key.
+	ch = strings.Clone(ch)
+	if ch == "" {
+		if tok.UseACK {
+			return "", NewError(CodeChannelMissing)
+		}
+		return "", nil
+	}
+	if !validChannel(ch) {
+		return "", NewError(CodeInvalidChannel)
+	}
+	return strings.ToLower(ch), nil
 }

@@ -154,10 +154,10 @@ func TestLoadSettingsErrors(t *testing.T) {
 	}
 }
 
-// TestReadmeExamples loads the inputs.conf and limits.conf examples of the README, so the
+// TestReadmeExamples loads the inputs.conf and limits.conf examples of docs/hec.md, so the
 // documentation cannot drift into settings that do not parse.
 func TestReadmeExamples(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "README.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "hec.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,6 @@ package scheduler
 
 import (
 	"time"
-
-	"github.com/hecrisk/hecrisk/detections"
-	"github.com/hecrisk/hecrisk/internal/timefmt"
 )
 
 // Clock is the scheduler's source of time; tests pass a fake and call RunDue at fixed instants.
@@ -32,24 +29,3 @@ type realTimer struct{ t *time.Timer }
 
 func (r realTimer) C() <-chan time.Time { return r.t.C }
 func (r realTimer) Stop() bool          { return r.t.Stop() }
-
-// dispatchWindow resolves the detection's dispatch.earliest_time / latest_time against the slot,
-// the same way the runner does, so ledger entries show the window a run covers (ns; 0 = open).
-func dispatchWindow(d *detections.Detection, slot time.Time, loc *time.Location) (int64, int64, error) {
-	e, err := timefmt.ParseModifier(d.Earliest, slot, loc)
-	if err != nil {
-		return 0, 0, err
-	}
-	l, err := timefmt.ParseModifier(d.Latest, slot, loc)
-	if err != nil {
-		return 0, 0, err
-	}
-	var en, ln int64
-	if !e.IsZero() {
-		en = e.UnixNano()
-	}
-	if !l.IsZero() {
-		ln = l.UnixNano()
-	}
-	return en, ln, nil
-}

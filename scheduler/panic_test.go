@@ -13,10 +13,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/segmentio/encoding/json"
 
+	"github.com/hecrisk/hecrisk/cmd/hecrisk/apiadapter"
 	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/scheduler"
-	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/web/api"
 )

@@ -363,7 +363,7 @@ func (s *Store) gcLoop(every time.Duration) {
 			err := s.db.RunValueLogGC(0.5)
 			if err != nil {
 				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
-					s.log.Warn("value log gc", "err", err)
+					s.log.Warn("value log gc", "error", err)
 				}
 				break
 			}

@@ -31,6 +31,6 @@ func mountConsole(app *fiber.App, d consoleDeps) {
 		Docs: docs, Loc: d.sys.loc, Logger: d.sys.log})
 	if err != nil {
 		// Only a broken embedded template gets here; the API keeps working without the console.
-		d.sys.log.Error("web console not mounted", "err", err)
+		d.sys.log.Error("web console not mounted", "error", err)
 	}
 }

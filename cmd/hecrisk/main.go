@@ -16,9 +16,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// version is set by the linker in release builds.
-var version = "dev"
-
 type command struct {
 	name    string
 	summary string
@@ -33,10 +30,7 @@ func commands() []command {
 		{"risk", "print an object's risk events", runRisk},
 		{"replay", "send log files to an HEC server, optionally rebasing their timestamps", runReplay},
 		{"btool", "show the merged .conf layers (list) or check them for problems (check)", runBtool},
-		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
-			_, err := fmt.Fprintln(out, "hecrisk", version)
-			return err
-		}},
+		{"version", "print the version, module version and VCS revision", runVersion},
 	}
 }
 

@@ -71,7 +71,8 @@ func hecriskBinary(t *testing.T) string {
 			}
 		}
 		bin := filepath.Join(dir, "hecrisk-scenario")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/hecrisk")
+		// The linker-set version is what `make build` passes; TestVersionOfBuiltBinary reads it.
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+testLinkVersion, "-o", bin, "./cmd/hecrisk")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			scenarioBuild.err = fmt.Errorf("go build ./cmd/hecrisk: %w\n%s", err, out)

@@ -18,12 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hecrisk/hecrisk/cmd/hecrisk/apiadapter"
 	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/internal/tlsconf"
 	"github.com/hecrisk/hecrisk/scheduler"
-	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
 	"github.com/hecrisk/hecrisk/store/cluster"
 	"github.com/hecrisk/hecrisk/web/api"
 )
@@ -156,7 +156,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Error("API request panicked", "method", c.Method(), "path", c.Path(), "error", v, "stack", string(debug.Stack()))
 	}}))
 	apiApp.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: hecSrv,
+	api.Register(apiApp, api.Deps{Store: sys.store, Searcher: sys, Detections: apiadapter.New(sched), Ingest: apiadapter.Ingest{S: hecSrv},
 		Cluster: cstatus, APIToken: token, Loc: sys.loc, Logger: log})
 	mountConsole(apiApp, consoleDeps{sys: sys, hec: hecSrv, token: token})
 

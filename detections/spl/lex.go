@@ -75,22 +75,35 @@ type segment struct {
 
 // splitPipes cuts the query at top-level pipes, honouring double quotes and
 // backslash escapes (SPL allows `\|` in unquoted terms).
-func splitPipes(q string) ([]segment, error) {
+func splitPipes(q string) ([]segment, error) { return cutPipes(q, false) }
+
+// cutPipes is the one pipe splitter. With unexpanded set it reads a search as typed, before
+// macro expansion: a pipe inside backticks (a macro call) or brackets (a subsearch) does not cut.
+func cutPipes(q string, unexpanded bool) ([]segment, error) {
 	var segs []segment
 	start := 0
-	inQ := false
+	inQ, inTick := false, false
+	depth := 0
 	qStart := 0
 	for i := 0; i < len(q); i++ {
 		c := q[i]
 		switch {
 		case c == '\\' && i+1 < len(q):
 			i++
-		case c == '"':
+		case c == '"' && !inTick:
 			if !inQ {
 				qStart = i
 			}
 			inQ = !inQ
-		case c == '|' && !inQ:
+		case inQ:
+		case unexpanded && c == '`':
+			inTick = !inTick
+		case inTick:
+		case unexpanded && c == '[':
+			depth++
+		case unexpanded && c == ']':
+			depth--
+		case c == '|' && depth == 0:
 			segs = append(segs, segment{q[start:i], start})
 			start = i + 1
 		}
@@ -100,6 +113,24 @@ func splitPipes(q string) ([]segment, error) {
 	}
 	segs = append(segs, segment{q[start:], start})
 	return segs, nil
+}
+
+// BaseSearch returns a search as typed (macros unexpanded) up to its first pipe outside quotes,
+// backticks and brackets: the part that selects events. A leading pipe (a generating command)
+// belongs to the base search; an unbalanced quote leaves the search whole.
+func BaseSearch(q string) string {
+	segs, err := cutPipes(q, true)
+	if err != nil {
+		return q
+	}
+	first := 0
+	if segs[0].pos == 0 && segs[0].text == "" {
+		first = 1
+	}
+	if first+1 >= len(segs) {
+		return q
+	}
+	return q[:segs[first+1].pos-1]
 }
 
 type lexMode uint8

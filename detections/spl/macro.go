@@ -2,14 +2,10 @@ package spl
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/hecrisk/hecrisk/internal/conf"
 )
@@ -67,48 +63,6 @@ func (m *MacroSet) Names() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-type escuMacro struct {
-	Name       string   `yaml:"name"`
-	Definition string   `yaml:"definition"`
-	Arguments  []string `yaml:"arguments"`
-}
-
-// LoadESCUDir loads every *.yml/*.yaml macro file of an ESCU macros folder.
-func (m *MacroSet) LoadESCUDir(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("read macro dir %s: %w", dir, err)
-	}
-	for _, e := range ents {
-		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".yml" && ext != ".yaml") {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("read macro %s: %w", p, err)
-		}
-		if err := m.AddESCUYAML(b); err != nil {
-			return fmt.Errorf("macro %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
-// AddESCUYAML adds one ESCU macro document (name, definition, arguments).
-func (m *MacroSet) AddESCUYAML(b []byte) error {
-	var y escuMacro
-	if err := yaml.Unmarshal(b, &y); err != nil {
-		return fmt.Errorf("parse yaml: %w", err)
-	}
-	if y.Name == "" {
-		return fmt.Errorf("missing name")
-	}
-	m.Add(y.Name, y.Definition, y.Arguments)
-	return nil
 }
 
 var confMacroName = regexp.MustCompile(`^([^()\s]+)(?:\((\d+)\))?$`)

@@ -14,11 +14,7 @@ import (
 
 func escuMacros(t testing.TB) *MacroSet {
 	t.Helper()
-	ms := NewMacroSet()
-	if err := ms.LoadESCUDir(filepath.Join(fixtures.Testdata(t, "escu"), "macros")); err != nil {
-		t.Fatal(err)
-	}
-	return ms
+	return ESCUMacrosForTest(t)
 }
 
 func TestMacroExpansionESCU(t *testing.T) {

@@ -217,10 +217,7 @@ type detection struct {
 
 func escuQueries(t testing.TB) ([]string, []*spl.Query) {
 	t.Helper()
-	ms := spl.NewMacroSet()
-	if err := ms.LoadESCUDir(filepath.Join(fixtures.Testdata(t, "escu"), "macros")); err != nil {
-		t.Fatal(err)
-	}
+	ms := spl.ESCUMacrosForTest(t)
 	files, _ := filepath.Glob(filepath.Join(fixtures.Testdata(t, "escu"), "detections", "application", "ollama_*.yml"))
 	sort.Strings(files)
 	var names []string

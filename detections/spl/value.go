@@ -58,12 +58,6 @@ func boolVal(b bool) Value {
 // IsNull reports whether v is null.
 func (v Value) IsNull() bool { return v.k == kNull }
 
-// IsMulti reports whether v holds more than one value.
-func (v Value) IsMulti() bool { return v.k == kMulti }
-
-// IsNum reports whether v is a number value (not a numeric-looking string).
-func (v Value) IsNum() bool { return v.k == kNum }
-
 // String returns the text of v. For a multivalue it returns the first value,
 // which is what Splunk functions expecting a single value see. Null gives "".
 func (v Value) String() string {

@@ -53,16 +53,6 @@ var ErrSyntax = errors.New("conf syntax error")
 // Is lets callers test errors.Is(err, conf.ErrSyntax) without a type assertion.
 func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
 
-// Get returns the last value of key in the stanza.
-func (s *Stanza) Get(key string) (string, bool) {
-	for i := len(s.KVs) - 1; i >= 0; i-- {
-		if s.KVs[i].Key == key {
-			return s.KVs[i].Value, true
-		}
-	}
-	return "", false
-}
-
 // ParseFile reads and parses one .conf file.
 func ParseFile(path string) (*File, error) {
 	f, err := os.Open(path)

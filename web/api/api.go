@@ -52,14 +52,14 @@ type PositionError interface {
 }
 
 // Detections lists detections with their schedule and dispatches one manually.
-// scheduler/apiadapter adapts *scheduler.Scheduler to it.
+// cmd/hecrisk/apiadapter adapts *scheduler.Scheduler to it.
 type Detections interface {
 	ListDetections(ctx context.Context) ([]Detection, error)
 	// DispatchDetection runs idOrName for the slot at; an unknown detection is ErrNotFound.
 	DispatchDetection(ctx context.Context, idOrName string, at time.Time, dryRun bool) (DispatchResult, error)
 }
 
-// IncidentRules runs the risk incident rules on demand; scheduler/apiadapter adapts
+// IncidentRules runs the risk incident rules on demand; cmd/hecrisk/apiadapter adapts
 // *scheduler.Scheduler to it.
 type IncidentRules interface {
 	// DispatchIncidentRules evaluates both rules at time at and replaces their notables for

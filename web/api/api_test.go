@@ -21,10 +21,10 @@ import (
 	"github.com/segmentio/encoding/json"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hecrisk/hecrisk/cmd/hecrisk/apiadapter"
 	"github.com/hecrisk/hecrisk/detections"
 	"github.com/hecrisk/hecrisk/internal/fixtures"
 	"github.com/hecrisk/hecrisk/scheduler"
-	"github.com/hecrisk/hecrisk/scheduler/apiadapter"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/web/api"
 )

@@ -112,7 +112,7 @@ func (s *server) export(c *fiber.Ctx) error {
 		if errors.As(first.err, &pe) && !strings.Contains(text, "position") {
 			text = fmt.Sprintf("Error in search at position %d: %s", pe.Position(), text)
 		}
-		s.log.Info("export search failed", "err", first.err)
+		s.log.Info("export search failed", "error", first.err)
 		return splunkError(c, fiber.StatusBadRequest, "FATAL", text)
 	}
 	if mode == "csv" {
@@ -131,7 +131,7 @@ func (s *server) export(c *fiber.Ctx) error {
 			}
 			if chunk.done {
 				if chunk.err != nil {
-					s.log.Warn("export search failed mid-stream", "err", chunk.err)
+					s.log.Warn("export search failed mid-stream", "error", chunk.err)
 					if mode == "json" {
 						b, _ := json.Marshal(splunkMessages{Messages: []splunkMessage{{Type: "FATAL", Text: chunk.err.Error()}}})
 						_, _ = w.Write(append(b, '\n'))

@@ -355,7 +355,7 @@ func writeJSON(c *fiber.Ctx, v any) error {
 }
 
 func (s *server) internal(c *fiber.Ctx, what string, err error) error {
-	s.log.Error(what, "path", c.Path(), "err", err)
+	s.log.Error(what, "path", c.Path(), "error", err)
 	return apiError(c, fiber.StatusInternalServerError, "internal", what+": "+err.Error())
 }
 

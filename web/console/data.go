@@ -16,6 +16,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/segmentio/encoding/json"
 
+	"github.com/hecrisk/hecrisk/detections"
+	"github.com/hecrisk/hecrisk/detections/spl"
 	"github.com/hecrisk/hecrisk/internal/timefmt"
 	"github.com/hecrisk/hecrisk/store"
 	"github.com/hecrisk/hecrisk/web/api"
@@ -151,7 +153,7 @@ func (c *console) search(ctx *fiber.Ctx) error {
 			// Parser errors that only say "position N" in their text.
 			se.Position, _ = strconv.Atoi(m[1])
 		}
-		c.log.Info("console search failed", "err", err)
+		c.log.Info("console search failed", "error", err)
 		return writeJSON(ctx.Status(fiber.StatusBadRequest), se)
 	}
 	if !page.More {
@@ -271,7 +273,7 @@ func (c *console) timeline(ctx *fiber.Ctx) error {
 		return nil
 	})
 	if err != nil {
-		c.log.Error("timeline scan", "err", err)
+		c.log.Error("timeline scan", "error", err)
 		return writeJSON(ctx.Status(fiber.StatusInternalServerError), api.Error{Error: api.ErrorDetail{
 			Code: "internal", Message: "scan risk events: " + err.Error()}})
 	}
@@ -387,17 +389,13 @@ func (c *console) drilldown(ctx *fiber.Ctx) error {
 // dispatch modifiers relative to the slot when the ledger has no entry.
 func (c *console) window(doc *DetectionDoc, slot time.Time) (time.Time, time.Time, error) {
 	if r, ok, err := c.d.Store.GetRun(doc.ID, slot.UnixNano()); err != nil {
-		c.log.Warn("read run for drilldown", "detection", doc.ID, "err", err)
+		c.log.Warn("read run for drilldown", "detection", doc.ID, "error", err)
 	} else if ok && r.Earliest != 0 && r.Latest != 0 {
 		return time.Unix(0, r.Earliest), time.Unix(0, r.Latest), nil
 	}
-	e, err := timefmt.ParseModifier(doc.Earliest, slot, c.d.Loc)
+	e, l, err := detections.DispatchWindow(doc.Earliest, doc.Latest, slot, c.d.Loc)
 	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("earliest_time %q of %s: %w", doc.Earliest, doc.Name, err)
-	}
-	l, err := timefmt.ParseModifier(doc.Latest, slot, c.d.Loc)
-	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("latest_time %q of %s: %w", doc.Latest, doc.Name, err)
+		return time.Time{}, time.Time{}, fmt.Errorf("window of %s: %w", doc.Name, err)
 	}
 	if l.IsZero() {
 		l = slot
@@ -440,33 +438,9 @@ func DrilldownSearch(spl, object, view string) (string, string) {
 	return q, "events"
 }
 
-// BaseSearch returns spl up to its first pipe outside quotes, backticks and brackets.
-func BaseSearch(spl string) string {
-	var quote rune
-	escaped := false
-	depth := 0
-	for i, r := range spl {
-		switch {
-		case escaped:
-			escaped = false
-		case quote != 0:
-			if r == '\\' && quote == '"' {
-				escaped = true
-			} else if r == quote {
-				quote = 0
-			}
-		case r == '"' || r == '`':
-			quote = r
-		case r == '[':
-			depth++
-		case r == ']':
-			depth--
-		case r == '|' && depth == 0 && i > 0:
-			return spl[:i]
-		}
-	}
-	return spl
-}
+// BaseSearch returns spl up to its first pipe outside quotes, backticks and brackets; the spl
+// package owns the rule (spl.BaseSearch).
+func BaseSearch(q string) string { return spl.BaseSearch(q) }
 
 // runSearch is Searcher.Search with a panic turned into the search's error.
 func (c *console) runSearch(ctx context.Context, req api.SearchRequest, emit func([]string, map[string][]string) error) (err error) {

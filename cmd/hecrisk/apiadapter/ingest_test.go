@@ -1,4 +1,4 @@
-package api_test
+package apiadapter_test
 
 import (
 	"io"
@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/segmentio/encoding/json"
 
+	"github.com/hecrisk/hecrisk/cmd/hecrisk/apiadapter"
 	"github.com/hecrisk/hecrisk/hec"
 	"github.com/hecrisk/hecrisk/internal/conf"
 	"github.com/hecrisk/hecrisk/internal/fixtures"
@@ -56,7 +57,7 @@ func TestIngest(t *testing.T) {
 	hecURL := fixtures.Serve(t, srv.Serve, srv.Shutdown)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	api.Register(app, api.Deps{Store: st, Ingest: srv, APIToken: ingestAPIToken, Now: func() time.Time { return now }})
+	api.Register(app, api.Deps{Store: st, Ingest: apiadapter.Ingest{S: srv}, APIToken: ingestAPIToken, Now: func() time.Time { return now }})
 	apiURL := fixtures.Serve(t, app.Listener, app.ShutdownWithContext)
 
 	post := func(token, body string) int {
@@ -116,7 +117,7 @@ func TestIngest(t *testing.T) {
 	if got.Stats.Events != 3 {
 		t.Errorf("events = %d, want 3", got.Stats.Events)
 	}
-	counts := func(cs []hec.Count) map[string]uint64 {
+	counts := func(cs []api.IngestCount) map[string]uint64 {
 		m := map[string]uint64{}
 		for _, c := range cs {
 			m[c.Name] = c.Events

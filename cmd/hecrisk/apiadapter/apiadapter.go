@@ -1,5 +1,6 @@
-// Package apiadapter adapts *scheduler.Scheduler to web/api's Detections interface, so that
-// web/api needs neither the scheduler nor the detections package.
+// Package apiadapter is wiring: it adapts *scheduler.Scheduler to web/api's Detections and
+// IncidentRules interfaces and *hec.Server to its Ingest interface, so that web/api imports
+// neither scheduler nor hec (and scheduler does not import web).
 package apiadapter
 
 import (
