@@ -55,14 +55,7 @@ func blockTestQueries(t *testing.T) ([]string, []*spl.Query) {
 		// seen as a string and as a number is typed as its first event had it.
 		`index=* | eval k=case(len(_raw)%3==0, "1", len(_raw)%3==1, "1.0", 1=1, 1) | stats count, dc(host) as h, max(_time) as t by k | eval kind=typeof(k)`,
 	}
-	for _, s := range extra {
-		q, err := spl.Parse(s, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-		names = append(names, s)
-		qs = append(qs, q)
-	}
+	names, qs = appendQueries(t, names, qs, extra...)
 	return names, qs
 }
 

@@ -23,14 +23,7 @@ func TestRunSharedWorkersAgree(t *testing.T) {
 		`sourcetype=ollama:server | eval p=if(match(_raw, "GIN"), "gin", "other") | bin _time span=1m | stats count by _time, p`,
 		`sourcetype=ollama:server | tail 3 | table _raw`,
 	}
-	for _, s := range extra {
-		q, err := spl.Parse(s, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-		names = append(names, s)
-		qs = append(qs, q)
-	}
+	names, qs = appendQueries(t, names, qs, extra...)
 	k, err := knowledge.NewFromLayers(knowledge.BuiltinLayers("", nil), knowledge.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -75,4 +68,18 @@ func TestRunSharedWorkersAgree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// appendQueries parses extra searches and appends them, named by their text, to names and qs.
+func appendQueries(t *testing.T, names []string, qs []*spl.Query, extra ...string) ([]string, []*spl.Query) {
+	t.Helper()
+	for _, s := range extra {
+		q, err := spl.Parse(s, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		names = append(names, s)
+		qs = append(qs, q)
+	}
+	return names, qs
 }
