@@ -211,12 +211,19 @@ type modifiers struct {
 	ez            bool
 }
 
+// maxWidth bounds a width modifier; wider than any field strftime or strptime handles.
+const maxWidth = 64
+
 // readModifiers reads the modifiers from layout[i], just after a '%', and returns them with the
 // index of the conversion character (len(layout) when the layout ends first).
 func readModifiers(layout string, i int) (modifiers, int) {
 	var m modifiers
 	for i < len(layout) && isDigit(layout[i]) {
-		m.width = m.width*10 + int(layout[i]-'0')
+		// A layout comes from configuration (TIME_FORMAT) or a search; a width of many digits
+		// would overflow int. No conversion reads more than a few digits, so stop growing.
+		if m.width < maxWidth {
+			m.width = min(m.width*10+int(layout[i]-'0'), maxWidth)
+		}
 		i++
 	}
 	for i < len(layout) && layout[i] == ':' {
